@@ -1,0 +1,201 @@
+// Package meta holds the cluster metadata image: topics, their partitions and
+// replica assignments, leaders, leader epochs and topic config overrides.
+//
+// The image changes only by applying [Record]s, and [Image.Apply] is
+// deterministic: no clocks, no I/O, no goroutines. Today a single node keeps
+// the records in a local file ([Store]); the replicated controller will feed
+// the very same records through a Raft log, so the state machine does not
+// change when replication arrives.
+package meta
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+)
+
+// Sentinel errors returned by [Image.Apply].
+var (
+	ErrTopicExists   = errors.New("meta: topic already exists")
+	ErrUnknownTopic  = errors.New("meta: unknown topic")
+	ErrBadRecord     = errors.New("meta: malformed record")
+	ErrPartitionsLow = errors.New("meta: partitions can only be added")
+)
+
+// TopicID is a topic's 16-byte UUID, as Kafka's topic IDs (KIP-516).
+type TopicID [16]byte
+
+// Partition is one partition's assignment and leadership.
+type Partition struct {
+	Replicas    []int32 `json:"replicas"`
+	ISR         []int32 `json:"isr"`
+	Leader      int32   `json:"leader"`
+	LeaderEpoch int32   `json:"leaderEpoch"`
+}
+
+// Topic is one topic in the image. Configs holds only the overrides set on
+// the topic; everything else comes from the broker's configuration.
+type Topic struct {
+	Name       string            `json:"name"`
+	ID         TopicID           `json:"id"`
+	Internal   bool              `json:"internal,omitempty"`
+	Partitions []Partition       `json:"partitions"`
+	Configs    map[string]string `json:"configs,omitempty"`
+}
+
+func (t *Topic) clone() *Topic {
+	c := *t
+	c.Partitions = make([]Partition, len(t.Partitions))
+	for i, p := range t.Partitions {
+		c.Partitions[i] = Partition{
+			Replicas:    slices.Clone(p.Replicas),
+			ISR:         slices.Clone(p.ISR),
+			Leader:      p.Leader,
+			LeaderEpoch: p.LeaderEpoch,
+		}
+	}
+	c.Configs = maps.Clone(t.Configs)
+	return &c
+}
+
+// Record is one change to the image. Exactly one field is set.
+type Record struct {
+	CreateTopic   *Topic               `json:"createTopic,omitempty"`
+	DeleteTopic   *DeleteTopic         `json:"deleteTopic,omitempty"`
+	AddPartitions *AddPartitions       `json:"addPartitions,omitempty"`
+	TopicConfig   *TopicConfig         `json:"topicConfig,omitempty"`
+	Leader        *PartitionLeadership `json:"leader,omitempty"`
+}
+
+// DeleteTopic removes a topic.
+type DeleteTopic struct {
+	ID TopicID `json:"id"`
+}
+
+// AddPartitions appends partitions to a topic.
+type AddPartitions struct {
+	ID         TopicID     `json:"id"`
+	Partitions []Partition `json:"partitions"`
+}
+
+// TopicConfig replaces a topic's config overrides with Configs.
+type TopicConfig struct {
+	ID      TopicID           `json:"id"`
+	Configs map[string]string `json:"configs"`
+}
+
+// PartitionLeadership sets a partition's leader, epoch and ISR.
+type PartitionLeadership struct {
+	ID          TopicID `json:"id"`
+	Partition   int32   `json:"partition"`
+	Leader      int32   `json:"leader"`
+	LeaderEpoch int32   `json:"leaderEpoch"`
+	ISR         []int32 `json:"isr"`
+}
+
+// Image is the metadata state. The zero value is not usable; see [NewImage].
+// An Image is not safe for concurrent mutation; readers get copies from
+// [Image.Topic] and [Image.Topics].
+type Image struct {
+	byName map[string]*Topic
+	byID   map[TopicID]*Topic
+}
+
+// NewImage returns an empty image.
+func NewImage() *Image {
+	return &Image{byName: map[string]*Topic{}, byID: map[TopicID]*Topic{}}
+}
+
+// Apply applies one record. It fails, changing nothing, when the record does
+// not fit the image (a topic that exists already, an unknown topic ID).
+func (im *Image) Apply(r Record) error {
+	switch {
+	case r.CreateTopic != nil:
+		t := r.CreateTopic
+		if t.Name == "" {
+			return fmt.Errorf("%w: topic without name", ErrBadRecord)
+		}
+		if _, ok := im.byName[t.Name]; ok {
+			return fmt.Errorf("%w: %s", ErrTopicExists, t.Name)
+		}
+		if _, ok := im.byID[t.ID]; ok {
+			return fmt.Errorf("%w: topic id of %s", ErrTopicExists, t.Name)
+		}
+		c := t.clone()
+		im.byName[c.Name] = c
+		im.byID[c.ID] = c
+	case r.DeleteTopic != nil:
+		t, ok := im.byID[r.DeleteTopic.ID]
+		if !ok {
+			return ErrUnknownTopic
+		}
+		delete(im.byID, t.ID)
+		delete(im.byName, t.Name)
+	case r.AddPartitions != nil:
+		t, ok := im.byID[r.AddPartitions.ID]
+		if !ok {
+			return ErrUnknownTopic
+		}
+		add := (&Topic{Partitions: r.AddPartitions.Partitions}).clone()
+		t.Partitions = append(t.Partitions, add.Partitions...)
+	case r.TopicConfig != nil:
+		t, ok := im.byID[r.TopicConfig.ID]
+		if !ok {
+			return ErrUnknownTopic
+		}
+		t.Configs = maps.Clone(r.TopicConfig.Configs)
+	case r.Leader != nil:
+		l := r.Leader
+		t, ok := im.byID[l.ID]
+		if !ok {
+			return ErrUnknownTopic
+		}
+		if l.Partition < 0 || int(l.Partition) >= len(t.Partitions) {
+			return fmt.Errorf("%w: partition %d of %s", ErrBadRecord, l.Partition, t.Name)
+		}
+		p := &t.Partitions[l.Partition]
+		p.Leader, p.LeaderEpoch, p.ISR = l.Leader, l.LeaderEpoch, slices.Clone(l.ISR)
+	default:
+		return fmt.Errorf("%w: empty record", ErrBadRecord)
+	}
+	return nil
+}
+
+// Topic returns a copy of the named topic.
+func (im *Image) Topic(name string) (*Topic, bool) {
+	t, ok := im.byName[name]
+	if !ok {
+		return nil, false
+	}
+	return t.clone(), true
+}
+
+// TopicByID returns a copy of the topic with that ID.
+func (im *Image) TopicByID(id TopicID) (*Topic, bool) {
+	t, ok := im.byID[id]
+	if !ok {
+		return nil, false
+	}
+	return t.clone(), true
+}
+
+// Topics returns copies of every topic, sorted by name.
+func (im *Image) Topics() []*Topic {
+	out := make([]*Topic, 0, len(im.byName))
+	for _, t := range im.byName {
+		out = append(out, t.clone())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Snapshot returns records that rebuild the image from empty.
+func (im *Image) Snapshot() []Record {
+	var out []Record
+	for _, t := range im.Topics() {
+		out = append(out, Record{CreateTopic: t})
+	}
+	return out
+}
