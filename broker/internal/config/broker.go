@@ -100,9 +100,11 @@ func Defaults() *Broker {
 }
 
 // Parse validates props (static settings: file, environment, --set merged)
-// and returns the typed configuration. Every problem is reported, each as
-// a [*KeyError] naming the key, joined with errors.Join; an unknown key
-// suggests the known key it is a likely typo of.
+// and returns the typed configuration. Every unknown key and unparsable
+// value is reported, each as a [*KeyError] naming the key, joined with
+// errors.Join; an unknown key suggests the known key it is a likely typo
+// of. Rules spanning keys (listener names, node.id vs broker.id, ...) are
+// checked, all of them, once every value parses.
 func Parse(props map[string]string) (*Broker, error) {
 	static := make(map[string]string, len(props))
 	for k, v := range props {

@@ -61,6 +61,9 @@ func TestDescribeTopic(t *testing.T) {
 			"retention.ms=5000 STATIC_BROKER_CONFIG | STATIC_BROKER_CONFIG:log.retention.ms=5000 | DEFAULT_CONFIG:log.retention.hours=168"},
 		{"static hours only: value applies, Kafka still says DEFAULT_CONFIG", map[string]string{"log.retention.hours": "24"}, nil, nil, "retention.ms",
 			"retention.ms=86400000 DEFAULT_CONFIG"},
+		{"override + static hours only: Kafka drops the hours synonyms too", map[string]string{"log.retention.hours": "24"}, nil,
+			map[string]string{"retention.ms": "1000"}, "retention.ms",
+			"retention.ms=1000 DYNAMIC_TOPIC_CONFIG | DYNAMIC_TOPIC_CONFIG:retention.ms=1000"},
 		{"static segment bytes", map[string]string{"log.segment.bytes": "2000"}, nil, nil, "segment.bytes",
 			"segment.bytes=2000 STATIC_BROKER_CONFIG | STATIC_BROKER_CONFIG:log.segment.bytes=2000 | DEFAULT_CONFIG:log.segment.bytes=1073741824"},
 		{"dynamic broker beats static", map[string]string{"log.retention.ms": "100"}, map[string]string{"log.retention.ms": "300"}, nil, "retention.ms",
@@ -156,5 +159,31 @@ func TestDescribeBroker(t *testing.T) {
 	es := Defaults().Describe(false, false)
 	if len(es) != len(BrokerDefs()) {
 		t.Errorf("%d entries for %d defs", len(es), len(BrokerDefs()))
+	}
+}
+
+// A Broker is shared by every connection's handlers: reading it from many
+// goroutines must be safe (run with -race).
+func TestBrokerConcurrentReads(t *testing.T) {
+	b := mustParse(t, map[string]string{"log.retention.ms": "5"})
+	done := make(chan error)
+	for range 4 {
+		go func() {
+			for range 50 {
+				if _, err := b.Topic(map[string]string{"segment.ms": "10"}); err != nil {
+					done <- err
+					return
+				}
+				b.DescribeTopic(map[string]string{"retention.ms": "1"}, true, true)
+				b.Describe(true, true)
+				b.Properties()
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }
