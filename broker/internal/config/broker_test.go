@@ -315,7 +315,11 @@ func TestSynonymPrecedence(t *testing.T) {
 		{map[string]string{"log.segment.bytes": "1000"}, func(t Topic) int64 { return t.SegmentBytes }, 1000},
 		{map[string]string{"log.segment.delete.delay.ms": "5"}, func(t Topic) int64 { return t.FileDeleteDelayMs }, 5},
 		{map[string]string{"log.roll.jitter.hours": "1"}, func(t Topic) int64 { return t.SegmentJitterMs }, hourMs},
+		{nil, func(t Topic) int64 { return t.TimestampAfterMaxMs }, hourMs},
+		{nil, func(t Topic) int64 { return t.TimestampBeforeMaxMs }, math.MaxInt64},
 		{map[string]string{"log.message.timestamp.difference.max.ms": "9"}, func(t Topic) int64 { return t.TimestampBeforeMaxMs }, 9},
+		{map[string]string{"log.message.timestamp.difference.max.ms": "9"}, func(t Topic) int64 { return t.TimestampAfterMaxMs }, 9},
+		{map[string]string{"log.message.timestamp.difference.max.ms": "9", "log.message.timestamp.before.max.ms": "3"}, func(t Topic) int64 { return t.TimestampBeforeMaxMs }, 3},
 		{map[string]string{"log.message.timestamp.difference.max.ms": "9", "log.message.timestamp.after.max.ms": "4"}, func(t Topic) int64 { return t.TimestampAfterMaxMs }, 4},
 	} {
 		b := mustParse(t, tc.props)

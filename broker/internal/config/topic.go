@@ -198,13 +198,16 @@ func (b *Broker) Topic(overrides map[string]string) (Topic, error) {
 		Preallocate:            flag("preallocate"),
 		DownconversionEnable:   flag("message.downconversion.enable"),
 	}
-	// Kafka keeps honouring the deprecated difference bound while
-	// before/after are left at "unlimited".
-	if diff := i64("message.timestamp.difference.max.ms"); diff != math.MaxInt64 {
-		if tc.TimestampBeforeMaxMs == math.MaxInt64 {
+	// The deprecated difference bound still applies, as in Kafka 3.6+, to
+	// whichever of before/after is not set anywhere (topic or broker).
+	// Kafka tests "left at Long.MAX"; Sluice tests "not set" because 4.0
+	// made after.max.ms default to one hour.
+	if _, src := b.topicValue(t.byTopic["message.timestamp.difference.max.ms"], over); src != SourceDefaultConfig {
+		diff := i64("message.timestamp.difference.max.ms")
+		if _, src := b.topicValue(t.byTopic["message.timestamp.before.max.ms"], over); src == SourceDefaultConfig {
 			tc.TimestampBeforeMaxMs = diff
 		}
-		if tc.TimestampAfterMaxMs == math.MaxInt64 {
+		if _, src := b.topicValue(t.byTopic["message.timestamp.after.max.ms"], over); src == SourceDefaultConfig {
 			tc.TimestampAfterMaxMs = diff
 		}
 	}
