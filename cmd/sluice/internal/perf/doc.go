@@ -20,8 +20,10 @@
 //     rejected with MESSAGE_TOO_LARGE).
 //   - ProducerLinger(Linger): 0 unless set; the CLI passes 5ms, Kafka 4's
 //     linger.ms default.
-//   - MaxProduceRequestsInflightPerBroker(5): Kafka's
-//     max.in.flight.requests.per.connection; kgo defaults to 1.
+//   - 5 produce requests in flight per broker, Kafka's
+//     max.in.flight.requests.per.connection: kgo's own choice with
+//     idempotence (acks=all), set with MaxProduceRequestsInflightPerBroker(5)
+//     when acks=1 or 0 turn idempotence off.
 //   - MaxBufferedBytes(32 MiB) and MaxBufferedRecords(1<<20): like Kafka's
 //     buffer.memory, so latency counts queueing only up to that much data.
 //   - RequiredAcks and ProducerBatchCompression from Acks and Compression;

@@ -110,12 +110,11 @@ func producerOpts(brokers []string, topic, acks, compression string, batchMax in
 		kgo.ProducerBatchCompression(codec),
 		kgo.ProducerBatchMaxBytes(batchMax),
 		kgo.ProducerLinger(linger),
-		kgo.MaxProduceRequestsInflightPerBroker(defaultInflight),
 		kgo.MaxBufferedBytes(defaultBufferedBytes),
 		kgo.MaxBufferedRecords(defaultBufferedRecords),
 	}
 	if a != kgo.AllISRAcks() {
-		opts = append(opts, kgo.DisableIdempotentWrite())
+		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(defaultInflight))
 	}
 	return opts, nil
 }
