@@ -470,3 +470,20 @@ func TestJavaDouble(t *testing.T) {
 		}
 	}
 }
+
+func TestListenerString(t *testing.T) {
+	for l, want := range map[Listener]string{
+		{"PLAINTEXT", "127.0.0.1", 9092}: "PLAINTEXT://127.0.0.1:9092",
+		{"PLAINTEXT", "", 9092}:          "PLAINTEXT://:9092",
+		{"INTERNAL", "::1", 9093}:        "INTERNAL://[::1]:9093",
+	} {
+		if got := l.String(); got != want {
+			t.Errorf("%#v.String() = %s, want %s", l, got, want)
+		}
+		// And it parses back.
+		ls, err := parseListeners(want, false)
+		if err != nil || len(ls) != 1 || ls[0] != l {
+			t.Errorf("parseListeners(%s) = %v, %v", want, ls, err)
+		}
+	}
+}

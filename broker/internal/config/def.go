@@ -258,8 +258,6 @@ func oneOf(vals ...string) opt {
 
 func mode(m UpdateMode) opt { return func(d *Def) { d.Mode = m } }
 
-func sensitive() opt { return func(d *Def) { d.Sensitive = true } }
-
 func sluiceDefault(kafka, why string) opt {
 	return func(d *Def) { d.KafkaDefault, d.Note = kafka, why }
 }

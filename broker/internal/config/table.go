@@ -2,7 +2,6 @@ package config
 
 import (
 	"slices"
-	"strconv"
 	"sync"
 )
 
@@ -64,8 +63,6 @@ func cloneDefs(ds []Def) []Def {
 	}
 	return out
 }
-
-func itoa(n int64) *string { return val(strconv.FormatInt(n, 10)) }
 
 func brokerTable() []Def {
 	cw, pb := mode(ClusterWide), mode(PerBroker)
