@@ -62,3 +62,6 @@ func newTestRoot() *cobra.Command {
 	root.SetErr(&bytes.Buffer{})
 	return root
 }
+
+// runtimeGosched yields briefly between polls of a condition.
+func runtimeGosched() { <-time.After(5 * time.Millisecond) }

@@ -94,8 +94,8 @@ func (a *app) runProduce(cmd *cobra.Command, o *produceOpts) error {
 	if err != nil {
 		return fmt.Errorf("%w: --compression: %w", ErrUsage, err)
 	}
-	if o.maxMsgBytes < 64 {
-		return fmt.Errorf("%w: --max-message-bytes %d is too small", ErrUsage, o.maxMsgBytes)
+	if o.maxMsgBytes < 512 {
+		return fmt.Errorf("%w: --max-message-bytes %d: the smallest batch limit is 512", ErrUsage, o.maxMsgBytes)
 	}
 	opts := []kgo.Opt{
 		kgo.DefaultProduceTopic(o.topic),
@@ -122,6 +122,14 @@ func (a *app) runProduce(cmd *cobra.Command, o *produceOpts) error {
 	defer cl.Close()
 
 	ctx := cmdContext(cmd)
+	// Fail in seconds, before reading input, when no broker answers;
+	// otherwise records would wait out their delivery timeout.
+	pctx, cancel := withTimeout(cmd)
+	err = cl.Ping(pctx)
+	cancel()
+	if err != nil {
+		return a.explain(fmt.Errorf("connecting: %w", err))
+	}
 	var (
 		acked    atomic.Int64
 		errOnce  sync.Once
