@@ -113,6 +113,11 @@ func (a *app) runProduce(cmd *cobra.Command, o *produceOpts) error {
 		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(1))
 	}
 	if o.partition >= 0 {
+		// An explicit partition needs an existing topic; checking first
+		// turns kgo's partitioning error into one naming the valid range.
+		if _, err := a.checkTopic(cmd, o.topic, []int32{o.partition}); err != nil {
+			return err
+		}
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
 	cl, err := a.newClient(opts...)

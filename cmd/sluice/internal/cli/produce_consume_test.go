@@ -182,3 +182,12 @@ func TestProduceUnknownTopic(t *testing.T) {
 		t.Errorf("produce to a missing topic: %v", err)
 	}
 }
+
+func TestProducePartitionOutOfRange(t *testing.T) {
+	addr := startBroker(t)
+	mustRun(t, addr, "", "topics", "create", "one", "--partitions", "1")
+	_, _, err := run(t, addr, "x\n", "produce", "one", "--partition", "9")
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "partitions 0-0") {
+		t.Errorf("--partition 9 of 1: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -333,7 +334,8 @@ func describeInfo(td kadm.TopicDetail, cfgs kadm.ResourceConfigs) topicInfo {
 		Partitions: len(td.Partitions), ReplicationFactor: td.Partitions.NumReplicas(),
 	}
 	if td.ID != (kadm.TopicID{}) {
-		ti.ID = td.ID.String()
+		// Kafka prints topic IDs as unpadded URL-safe base64.
+		ti.ID = base64.RawURLEncoding.EncodeToString(td.ID[:])
 	}
 	for _, p := range td.Partitions.Sorted() {
 		pi := partitionInfo{
