@@ -32,19 +32,19 @@ type ConsumeConfig struct {
 
 // ConsumeResult is the outcome of [Consume], like kafka-consumer-perf-test.
 type ConsumeResult struct {
-	Records       int64
-	Bytes         int64 // key + value bytes
-	Elapsed       time.Duration
-	RecordsPerSec float64 // over Elapsed
-	MBPerSec      float64 // over Elapsed, MiB/s
+	Records       int64         `json:"records"`
+	Bytes         int64         `json:"bytes"` // key + value bytes
+	Elapsed       time.Duration `json:"elapsed_ns"`
+	RecordsPerSec float64       `json:"records_per_sec"` // over Elapsed
+	MBPerSec      float64       `json:"mb_per_sec"`      // over Elapsed, MiB/s
 	// StartupTime is from the start to the first record: metadata, group
 	// join (Kafka's rebalance.time.ms) and the first fetch.
-	StartupTime time.Duration
+	StartupTime time.Duration `json:"startup_time_ns"`
 	// FetchTime is from the first record to the last (Kafka's
 	// fetch.time.ms), and the rates below are over it.
-	FetchTime          time.Duration
-	FetchRecordsPerSec float64
-	FetchMBPerSec      float64
+	FetchTime          time.Duration `json:"fetch_time_ns"`
+	FetchRecordsPerSec float64       `json:"fetch_records_per_sec"`
+	FetchMBPerSec      float64       `json:"fetch_mb_per_sec"`
 }
 
 // String formats r in the spirit of kafka-consumer-perf-test's summary.

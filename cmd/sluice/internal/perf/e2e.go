@@ -40,13 +40,13 @@ type E2EConfig struct {
 
 // E2EResult is the outcome of [EndToEnd].
 type E2EResult struct {
-	Sent          int64 // records acknowledged by the cluster
-	Records       int64 // records received by the consumer
-	Bytes         int64 // value bytes received
-	Elapsed       time.Duration
-	RecordsPerSec float64 // received records over Elapsed
-	MBPerSec      float64
-	Latency       Latency // scheduled send → receive
+	Sent          int64         `json:"sent"`    // records acknowledged by the cluster
+	Records       int64         `json:"records"` // records received by the consumer
+	Bytes         int64         `json:"bytes"`   // value bytes received
+	Elapsed       time.Duration `json:"elapsed_ns"`
+	RecordsPerSec float64       `json:"records_per_sec"` // received records over Elapsed
+	MBPerSec      float64       `json:"mb_per_sec"`
+	Latency       Latency       `json:"latency"` // scheduled send → receive
 }
 
 // String formats r as one summary line.

@@ -125,8 +125,13 @@ func (h *Histogram) Summary() Latency {
 
 // Latency summarises a latency distribution, with microsecond resolution.
 type Latency struct {
-	Avg, Min, Max       time.Duration
-	P50, P95, P99, P999 time.Duration
+	Avg  time.Duration `json:"avg_ns"`
+	Min  time.Duration `json:"min_ns"`
+	Max  time.Duration `json:"max_ns"`
+	P50  time.Duration `json:"p50_ns"`
+	P95  time.Duration `json:"p95_ns"`
+	P99  time.Duration `json:"p99_ns"`
+	P999 time.Duration `json:"p999_ns"`
 }
 
 // ms formats d in milliseconds with two decimals, as Kafka's tools do.

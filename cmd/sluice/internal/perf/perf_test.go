@@ -167,3 +167,11 @@ func TestProduceAllocations(t *testing.T) {
 	}
 	t.Logf("%.2f allocations per record, broker included", allocs/float64(cfg.NumRecords))
 }
+
+func BenchmarkHistogramRecord(b *testing.B) {
+	b.ReportAllocs()
+	var h Histogram
+	for i := range b.N {
+		h.Record(time.Duration(i%1_000_000) * time.Microsecond)
+	}
+}

@@ -55,12 +55,12 @@ type ProduceConfig struct {
 
 // ProduceResult is the outcome of [Produce]: acknowledged records only.
 type ProduceResult struct {
-	Records       int64
-	Bytes         int64 // value bytes acknowledged
-	Elapsed       time.Duration
-	RecordsPerSec float64
-	MBPerSec      float64 // MiB/s, as Kafka's tools count
-	Latency       Latency // Produce call to acknowledgement
+	Records       int64         `json:"records"`
+	Bytes         int64         `json:"bytes"` // value bytes acknowledged
+	Elapsed       time.Duration `json:"elapsed_ns"`
+	RecordsPerSec float64       `json:"records_per_sec"`
+	MBPerSec      float64       `json:"mb_per_sec"` // MiB/s, as Kafka's tools count
+	Latency       Latency       `json:"latency"`    // Produce call to acknowledgement
 }
 
 // String formats r like kafka-producer-perf-test's final line.
