@@ -132,19 +132,17 @@ func EndToEnd(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 		consErr = consumeStamps(cctx, cons, &cfg, sentCh, &hist, &received, &rbytes, &lastRecv)
 	}()
 
-	// Producer: per-record value buffers from a pool, returned once
-	// acknowledged (the consumer reads its own copies from fetches).
-	bufs := sync.Pool{New: func() any { b := payload(cfg.RecordSize); return &b }}
-	recs := sync.Pool{New: func() any { return new(kgo.Record) }}
+	// Producer: each pooled record keeps its own value buffer, reused
+	// once the record is acknowledged (the consumer reads its own copies
+	// from fetches), so the loop does not allocate per record.
+	recs := sync.Pool{New: func() any { return &kgo.Record{Value: payload(cfg.RecordSize)} }}
 	var (
 		mu       sync.Mutex
 		acked    int64
 		firstErr error
 	)
 	promise := func(r *kgo.Record, err error) {
-		b := r.Value
 		recs.Put(r)
-		bufs.Put(&b)
 		mu.Lock()
 		if err != nil && firstErr == nil {
 			firstErr = err
@@ -163,10 +161,9 @@ func EndToEnd(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 			runErr = err
 			break
 		}
-		bp := bufs.Get().(*[]byte)
-		v := *bp
-		binary.BigEndian.PutUint64(v, uint64(startNano+int64(pace.slot(i).Sub(start))))
 		r := recs.Get().(*kgo.Record)
+		v := r.Value
+		binary.BigEndian.PutUint64(v, uint64(startNano+int64(pace.slot(i).Sub(start))))
 		*r = kgo.Record{Value: v}
 		prod.Produce(ctx, r, promise)
 	}
