@@ -7,17 +7,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/broker/brokertest"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// honoursValidateOnly says whether the test broker creates nothing for
-// CreateTopics with validate_only; kfake ignores the flag and creates.
-const honoursValidateOnly = false
+// honoursValidateOnly says whether startBroker's broker creates nothing for
+// CreateTopics with validate_only (kfake ignores the flag and creates).
+const honoursValidateOnly = true
 
-// startBroker starts a single in-process broker for one test and returns
-// its address. It is the one place to switch the tests' broker.
-func startBroker(t *testing.T) string {
+// startBroker starts a single in-process Sluice broker for one test and
+// returns its address. It is the one place to switch the tests' broker.
+func startBroker(t *testing.T, opts ...brokertest.Option) string {
+	t.Helper()
+	return brokertest.Start(t, opts...).Addr()
+}
+
+// startKfake starts franz-go's fake broker, for the tests that need Kafka
+// APIs the Sluice broker does not serve yet (consumer groups).
+func startKfake(t *testing.T) string {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/broker/brokertest"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -142,7 +143,7 @@ func TestPartitionAndOffset(t *testing.T) {
 }
 
 func TestGroupResume(t *testing.T) {
-	addr := startBroker(t)
+	addr := startKfake(t) // Sluice has no group coordinator yet
 	mustRun(t, addr, "", "topics", "create", "g", "--partitions", "2")
 	var in strings.Builder
 	for i := range 10 {
@@ -176,7 +177,7 @@ func TestGroupResume(t *testing.T) {
 }
 
 func TestProduceUnknownTopic(t *testing.T) {
-	addr := startBroker(t) // no auto-creation
+	addr := startBroker(t, brokertest.Property("auto.create.topics.enable", "false"))
 	_, _, err := run(t, addr, "x\n", "produce", "missing")
 	if !errors.Is(err, ErrProduce) || !errors.Is(err, kerr.UnknownTopicOrPartition) || !strings.Contains(err.Error(), "sluice topics create missing") {
 		t.Errorf("produce to a missing topic: %v", err)

@@ -427,8 +427,14 @@ func (a *app) topicsDeleteCmd() *cobra.Command {
 	return cmd
 }
 
-// incrementalAlterConfigsKey is the Kafka API key of IncrementalAlterConfigs.
-const incrementalAlterConfigsKey = 44
+// Kafka API keys of the two config-altering requests.
+const (
+	alterConfigsKey            = 33
+	incrementalAlterConfigsKey = 44
+)
+
+// ErrUnsupported marks a request the cluster does not implement.
+var ErrUnsupported = errors.New("not supported by the cluster")
 
 func (a *app) topicsAlterCmd() *cobra.Command {
 	var (
@@ -517,7 +523,7 @@ override set is rewritten with AlterConfigs instead.`,
 // current overrides and writes the merged set with the older AlterConfigs,
 // which replaces all overrides at once, and returns a note saying so.
 func alterConfigs(ctx context.Context, adm *kadm.Client, topic string, sets map[string]*string, deletes []string) (string, error) {
-	incremental := true
+	incremental, legacy := true, true
 	if vs, err := adm.ApiVersions(ctx); err == nil {
 		for _, v := range vs.Sorted() {
 			if v.Err != nil {
@@ -526,7 +532,14 @@ func alterConfigs(ctx context.Context, adm *kadm.Client, topic string, sets map[
 			if _, ok := v.KeyMaxVersion(incrementalAlterConfigsKey); !ok {
 				incremental = false
 			}
+			if _, ok := v.KeyMaxVersion(alterConfigsKey); !ok {
+				legacy = false
+			}
 		}
+	}
+	if !incremental && !legacy {
+		return "", fmt.Errorf("altering configs of %q: IncrementalAlterConfigs and AlterConfigs are %w; set configs when creating the topic (`sluice topics create %s --config k=v`): %w",
+			topic, ErrUnsupported, topic, kerr.UnsupportedVersion)
 	}
 	var (
 		alters []kadm.AlterConfig

@@ -112,16 +112,9 @@ func TestTopicsLifecycle(t *testing.T) {
 		t.Errorf("describe missing topic: %v", err)
 	}
 
-	mustRun(t, addr, "", "topics", "alter", "orders", "--partitions", "5", "--config", "cleanup.policy=compact", "--delete-config", "retention.ms")
-	infos = describeJSON(t, addr, "orders")
-	if infos[0].Partitions != 5 {
+	mustRun(t, addr, "", "topics", "alter", "orders", "--partitions", "5")
+	if infos = describeJSON(t, addr, "orders"); infos[0].Partitions != 5 {
 		t.Errorf("after alter: %d partitions, want 5", infos[0].Partitions)
-	}
-	if c, ok := configValue(infos[0], "cleanup.policy"); !ok || c.Value != "compact" {
-		t.Errorf("cleanup.policy after alter: %+v %v", c, ok)
-	}
-	if c, ok := configValue(infos[0], "retention.ms"); ok && c.Source == "DYNAMIC_TOPIC_CONFIG" {
-		t.Errorf("retention.ms still overridden after --delete-config: %+v", c)
 	}
 	_, _, err = run(t, addr, "", "topics", "alter", "orders", "--partitions", "2")
 	if err == nil || !strings.Contains(err.Error(), "can only be added") {
@@ -141,6 +134,23 @@ func TestTopicsLifecycle(t *testing.T) {
 	mustRun(t, addr, "", "topics", "delete", "orders", "--if-exists")
 	if out := mustRun(t, addr, "", "topics", "list"); strings.Contains(out, "orders") {
 		t.Errorf("orders still listed after delete:\n%s", out)
+	}
+}
+
+func TestTopicsAlterConfigs(t *testing.T) {
+	addr := startKfake(t) // Sluice serves neither IncrementalAlterConfigs nor AlterConfigs yet
+	mustRun(t, addr, "", "topics", "create", "orders", "--partitions", "1", "--config", "retention.ms=3600000")
+	mustRun(t, addr, "", "topics", "alter", "orders", "--config", "cleanup.policy=compact", "--delete-config", "retention.ms")
+	infos := describeJSON(t, addr, "orders")
+	if c, ok := configValue(infos[0], "cleanup.policy"); !ok || c.Value != "compact" || c.Source != "DYNAMIC_TOPIC_CONFIG" {
+		t.Errorf("cleanup.policy after alter: %+v %v", c, ok)
+	}
+	if c, ok := configValue(infos[0], "retention.ms"); ok && c.Source == "DYNAMIC_TOPIC_CONFIG" {
+		t.Errorf("retention.ms still overridden after --delete-config: %+v", c)
+	}
+	_, _, err := run(t, addr, "", "topics", "alter", "nope", "--config", "retention.ms=1")
+	if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		t.Errorf("altering a missing topic: %v", err)
 	}
 }
 
