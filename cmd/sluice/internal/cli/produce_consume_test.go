@@ -134,6 +134,14 @@ func TestPartitionAndOffset(t *testing.T) {
 	if _, _, err := run(t, addr, "", "consume", "p", "--partition", "7"); !errors.Is(err, ErrUsage) {
 		t.Errorf("missing partition: %v", err)
 	}
+	// read_committed is accepted (no transactions here to hide); a made-up
+	// level is a usage error.
+	if out := mustRun(t, addr, "", "consume", "p", "--partition", "2", "--offset", "0", "--isolation", "read_committed", "-n", "1", "--timeout", "10s"); out != "other\n" {
+		t.Errorf("read_committed gave %q", out)
+	}
+	if _, _, err := run(t, addr, "", "consume", "p", "--isolation", "serializable"); !errors.Is(err, ErrUsage) {
+		t.Errorf("unknown isolation: %v", err)
+	}
 	if _, _, err := run(t, addr, "", "consume", "p", "--group", "g", "--offset", "1"); !errors.Is(err, ErrUsage) {
 		t.Errorf("--group with --offset: %v", err)
 	}

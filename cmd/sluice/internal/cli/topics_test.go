@@ -71,7 +71,10 @@ func TestTopicsLifecycle(t *testing.T) {
 	if !honoursValidateOnly {
 		mustRun(t, addr, "", "topics", "delete", "dry")
 	}
-	mustRun(t, addr, "", "topics", "create", "payments", "-p", "1")
+	var created result
+	if err := json.Unmarshal([]byte(mustRun(t, addr, "", "topics", "create", "payments", "-p", "1", "-o", "json")), &created); err != nil || created != (result{"payments", "created"}) {
+		t.Errorf("create -o json: %v %+v", err, created)
+	}
 
 	out = mustRun(t, addr, "", "topics", "list")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
