@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/sluicehq/sluice/cmd/sluice/internal/perf"
+)
+
+// Client settings shared by every broker, so that the only difference
+// between two columns of the table is the broker.
+const (
+	// produceLinger is Kafka 4's linger.ms default, which the sluice perf
+	// command uses too; with unbounded load batches fill before it
+	// matters.
+	produceLinger = 5 * time.Millisecond
+	// e2eLinger 0 sends each record at once: the latency phase measures
+	// the broker, not the client's batching delay.
+	e2eLinger = 0
+	acks      = "all"
+	codec     = "none"
+
+	warmupTopic  = "bench-warmup"
+	produceTopic = "bench-throughput"
+	e2eTopic     = "bench-e2e"
+)
+
+// errPhase marks a phase that failed; the run goes on with the next phase
+// or broker so the table shows as much as was measured, and the exit
+// status is non-zero.
+var errPhase = errors.New("phase failed")
+
+// targetResult is what was measured on one broker. A nil phase result
+// means the phase did not run or failed.
+type targetResult struct {
+	name    string
+	produce *perf.ProduceResult
+	consume *perf.ConsumeResult
+	e2e     *perf.E2EResult
+	errs    []error
+}
+
+// env describes the machine, printed above the table because every
+// figure below depends on it.
+type env struct {
+	goVersion  string
+	numCPU     int
+	gomaxprocs int
+	cpuModel   string
+	date       time.Time
+}
+
+func currentEnv() env {
+	return env{
+		goVersion:  runtime.Version(),
+		numCPU:     runtime.NumCPU(),
+		gomaxprocs: runtime.GOMAXPROCS(0),
+		cpuModel:   cpuModel(),
+		date:       time.Now().UTC(),
+	}
+}
+
+// run measures the disk, then each broker in turn, and writes the report
+// to stdout. It returns the joined errors of every failed phase.
+func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+	}
+	var prof *os.File
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("creating CPU profile: %w", err)
+		}
+		prof = f
+		defer prof.Close()
+	}
+
+	e := currentEnv()
+	logf("benchcmp: %s, %d CPUs (GOMAXPROCS %d), %d records of %d B, %d partitions, e2e %d records/s for %s",
+		e.goVersion, e.numCPU, e.gomaxprocs, o.records, o.recordSize, o.partitions, o.e2eRate, o.e2eDuration)
+
+	var (
+		errs []error
+		disk *diskResult
+	)
+	if o.diskMiB > 0 {
+		logf("disk: dd %d MiB with conv=fdatasync into %s", o.diskMiB, o.dir)
+		d, err := measureDisk(ctx, o.dir, o.diskMiB)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: disk: %w", errPhase, err))
+			logf("disk: FAILED: %v", err)
+		} else {
+			disk = &d
+			logf("disk: %.1f MiB/s (%d bytes in %s)", d.MiBPerSec(), d.Bytes, d.Elapsed.Round(time.Millisecond))
+		}
+	}
+
+	results := map[string]*targetResult{}
+	for _, name := range o.targets() {
+		if ctx.Err() != nil {
+			break
+		}
+		var p *os.File
+		if name == targetSluice {
+			p = prof
+		}
+		r := runTarget(ctx, name, o, p, logf)
+		results[name] = r
+		errs = append(errs, r.errs...)
+	}
+	if prof != nil {
+		if err := prof.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("writing CPU profile: %w", err))
+		}
+	}
+
+	writeReport(stdout, e, o, disk, results)
+	if prof != nil {
+		logf("CPU profile in %s: go tool pprof -tagfocus side=broker -top %s", o.cpuProfile, o.cpuProfile)
+	}
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// runTarget starts one broker, warms it up, runs the three measured
+// phases and stops it. The consume phase reads what the produce phase
+// wrote, so it is skipped when produce failed; the latency phase uses a
+// topic of its own and always runs. When prof is not nil, the CPU profile
+// covers the produce and consume phases.
+func runTarget(ctx context.Context, name string, o *options, prof *os.File, logf func(string, ...any)) *targetResult {
+	res := &targetResult{name: name}
+	fail := func(phase string, err error) {
+		err = fmt.Errorf("%w: %s %s: %w", errPhase, name, phase, err)
+		res.errs = append(res.errs, err)
+		logf("%v", err)
+	}
+	progress := func(phase string) func(string) {
+		return func(line string) { logf("[%s %s] %s", name, phase, line) }
+	}
+
+	logf("%s: starting", name)
+	b, err := startTarget(ctx, name, o.dir)
+	if err != nil {
+		fail("start", err)
+		return res
+	}
+	defer func() {
+		logf("%s: stopping", name)
+		if err := b.stop(); err != nil {
+			fail("stop", err)
+		}
+	}()
+	brokers := []string{b.addr}
+
+	// The client goroutines carry side=client so that a profile separates
+	// them from the broker's, which run in the same process.
+	pprof.Do(ctx, pprof.Labels("side", "client"), func(ctx context.Context) {
+		if o.warmup > 0 {
+			logf("%s: warm-up, %s of produce load on %s", name, o.warmup, warmupTopic)
+			if err := warmup(ctx, brokers, o); err != nil {
+				fail("warm-up", err)
+				return
+			}
+		}
+
+		if prof != nil {
+			if err := pprof.StartCPUProfile(prof); err != nil {
+				fail("cpuprofile", err)
+				prof = nil
+			}
+		}
+		logf("%s: produce %d records of %d B to %s (%d partitions, acks=%s, compression=%s)",
+			name, o.records, o.recordSize, produceTopic, o.partitions, acks, codec)
+		pctx, cancel := context.WithTimeout(ctx, o.phaseLimit)
+		pr, err := perf.Produce(pctx, perf.ProduceConfig{
+			Brokers: brokers, Topic: produceTopic, NumRecords: o.records, RecordSize: o.recordSize,
+			Acks: acks, Compression: codec, Linger: produceLinger, Partitions: int32(o.partitions),
+			Progress: progress("produce"),
+		})
+		cancel()
+		if err == nil && pr.Records != o.records {
+			err = fmt.Errorf("%w: %d of %d records acknowledged", perf.ErrIncomplete, pr.Records, o.records)
+		}
+		if err != nil {
+			fail("produce", err)
+		} else {
+			res.produce = &pr
+			logf("%s: produce: %s", name, pr)
+
+			logf("%s: consume %d records from %s", name, o.records, produceTopic)
+			cctx, cancel := context.WithTimeout(ctx, o.phaseLimit)
+			cr, err := perf.Consume(cctx, perf.ConsumeConfig{
+				Brokers: brokers, Topic: produceTopic, Messages: o.records,
+				Progress: progress("consume"),
+			})
+			cancel()
+			if err != nil {
+				fail("consume", err)
+			} else {
+				res.consume = &cr
+				logf("%s: consume: %s", name, cr)
+			}
+		}
+		if prof != nil {
+			pprof.StopCPUProfile()
+		}
+
+		logf("%s: end-to-end latency at %d records/s for %s on %s", name, o.e2eRate, o.e2eDuration, e2eTopic)
+		ectx, cancel := context.WithTimeout(ctx, o.e2eDuration+o.phaseLimit)
+		er, err := perf.EndToEnd(ectx, perf.E2EConfig{
+			Brokers: brokers, Topic: e2eTopic, Rate: o.e2eRate, Duration: o.e2eDuration,
+			RecordSize: o.recordSize, Partitions: int32(o.partitions), Acks: acks,
+			Compression: codec, Linger: e2eLinger, Progress: progress("e2e"),
+		})
+		cancel()
+		if err != nil {
+			fail("end-to-end", err)
+		} else {
+			res.e2e = &er
+			logf("%s: end-to-end: %s", name, er)
+		}
+	})
+	return res
+}
+
+// warmup offers unmeasured produce load for o.warmup, so connections,
+// the topic-creation path, the heap and the page cache are settled
+// before the clock starts. Running out of time is its normal end.
+func warmup(ctx context.Context, brokers []string, o *options) error {
+	wctx, cancel := context.WithTimeout(ctx, o.warmup)
+	defer cancel()
+	_, err := perf.Produce(wctx, perf.ProduceConfig{
+		Brokers: brokers, Topic: warmupTopic, NumRecords: o.records, RecordSize: o.recordSize,
+		Acks: acks, Compression: codec, Linger: produceLinger, Partitions: int32(o.partitions),
+	})
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return nil
+	}
+	return err
+}
+
+// cpuModel names the processor, from /proc/cpuinfo where there is one.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	return parseCPUModel(string(b), runtime.GOARCH)
+}
