@@ -44,7 +44,7 @@ import (
 // Defaults sized for a 2-core machine: the produce phase lasts 10-20 s on
 // Sluice and the whole run stays under about five minutes.
 const (
-	defaultRecords     = 1_000_000
+	defaultRecords     = 2_000_000
 	defaultRecordSize  = 1024
 	defaultPartitions  = 6
 	defaultE2ERate     = 5000
