@@ -277,9 +277,6 @@ func (l *Log) load() error {
 		if err != nil {
 			return err
 		}
-		if res.firstTs >= 0 {
-			s.rollTs = res.firstTs
-		}
 		if err := s.rewriteIndexes(); err != nil {
 			return err
 		}
@@ -390,7 +387,11 @@ func (l *Log) appendLocked(b []byte, leaderEpoch int32) (AppendResult, uint64, b
 		}
 	}
 	act := l.segs[len(l.segs)-1]
-	if l.needsRoll(act, &h, nowMs) {
+	msgTs := h.MaxTimestamp
+	if logAppend {
+		msgTs = nowMs
+	}
+	if l.needsRoll(act, &h, nowMs, msgTs) {
 		if act, err = l.roll(now); err != nil {
 			return res, 0, false, err
 		}
@@ -411,8 +412,8 @@ func (l *Log) appendLocked(b []byte, leaderEpoch int32) (AppendResult, uint64, b
 		}
 		return res, 0, false, storageErr(fmt.Errorf("log: writing segment %d: %w", act.base, err))
 	}
-	if pos == 0 && h.MaxTimestamp >= 0 {
-		act.rollTs = h.MaxTimestamp
+	if pos == 0 {
+		act.firstTs = h.MaxTimestamp
 	}
 	act.dirty = true
 	l.mu.Lock()
@@ -450,14 +451,14 @@ func (l *Log) appendLocked(b []byte, leaderEpoch int32) (AppendResult, uint64, b
 
 // needsRoll applies Kafka's LogSegment.shouldRoll: size, age, full index, or
 // relative offsets that would not fit the index's 32 bits.
-func (l *Log) needsRoll(s *segment, h *batch.Header, nowMs int64) bool {
+func (l *Log) needsRoll(s *segment, h *batch.Header, nowMs, msgTs int64) bool {
 	if s.size == 0 {
 		return false
 	}
 	cfg := &l.cfg
 	return s.size+int64(h.Size()) > cfg.SegmentBytes ||
 		s.size+int64(h.Size()) > math.MaxUint32 ||
-		nowMs-s.rollTs >= cfg.SegmentMs ||
+		s.waitedForRoll(nowMs, msgTs) >= cfg.SegmentMs ||
 		int64(len(s.index)+1)*indexEntrySize > cfg.SegmentIndexBytes ||
 		int64(len(s.tindex)+1)*timeIndexEntrySize > cfg.SegmentIndexBytes ||
 		l.end+int64(h.LastOffsetDelta)-s.base > math.MaxInt32
@@ -573,16 +574,13 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64, minOneBatch bool
 	}
 	// Trim to whole batches below maxOffset.
 	keep := 0
-	for keep < len(dst) {
-		one, _, err := batch.Next(dst[keep:])
-		if err != nil {
+	for len(dst)-keep >= batch.HeaderSize { // header checks only: no error values on the hot path
+		h, _ := batch.ParseHeader(dst[keep:])
+		if h.Length < batch.HeaderSize-batch.LogOverhead || h.Size() > len(dst)-keep ||
+			h.LastOffset() >= maxOffset || (keep == 0 && h.BaseOffset != first.BaseOffset) {
 			break
 		}
-		h, _ := batch.ParseHeader(one)
-		if h.LastOffset() >= maxOffset || (keep == 0 && h.BaseOffset != first.BaseOffset) {
-			break
-		}
-		keep += len(one)
+		keep += h.Size()
 	}
 	dst = dst[:keep]
 	l.mu.RLock()

@@ -123,7 +123,7 @@ func (l *Log) EnforceRetention(now time.Time) (int, error) {
 		return 0, storageErr(ErrClosed)
 	}
 	nowMs := now.UnixMilli()
-	if act := l.segs[len(l.segs)-1]; act.size > 0 && nowMs-act.rollTs >= l.cfg.SegmentMs {
+	if act := l.segs[len(l.segs)-1]; act.size > 0 && act.waitedForRoll(nowMs, nowMs) >= l.cfg.SegmentMs {
 		if _, err := l.roll(now); err != nil {
 			return 0, err
 		}
@@ -133,7 +133,7 @@ func (l *Log) EnforceRetention(now time.Time) (int, error) {
 		s, next := l.segs[0], l.segs[1].base
 		ts := s.maxTs
 		if ts < 0 {
-			ts = s.rollTs
+			ts = s.createdMs
 		}
 		del := next <= l.start ||
 			l.cfg.RetentionMs >= 0 && nowMs-ts > l.cfg.RetentionMs ||

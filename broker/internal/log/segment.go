@@ -58,7 +58,8 @@ type segment struct {
 	idxWritten, tidxWritten int   // entries already in the files
 	sinceIndex              int64 // bytes appended since the last index entry
 	next                    int64 // offset after the last batch (amu)
-	rollTs                  int64 // ms: first batch's max timestamp, or creation time; segment.ms counts from it
+	firstTs                 int64 // max timestamp of the first batch, or -1; segment.ms counts from it
+	createdMs               int64 // creation (or last modification) time, when there is no firstTs
 	dirty                   bool  // written since the last fsync
 }
 
@@ -90,7 +91,7 @@ func listSegments(dir string) ([]int64, error) {
 
 // openSegment opens (creating when missing) the three files of a segment.
 func openSegment(dir string, base int64, now time.Time) (*segment, error) {
-	s := &segment{base: base, next: base, maxTs: -1, maxTsOff: -1, rollTs: now.UnixMilli()}
+	s := &segment{base: base, next: base, maxTs: -1, maxTsOff: -1, firstTs: -1, createdMs: now.UnixMilli()}
 	var err error
 	open := func(suffix string) *os.File {
 		if err != nil {
@@ -112,7 +113,12 @@ func openSegment(dir string, base int64, now time.Time) (*segment, error) {
 	}
 	s.size = st.Size()
 	if s.size > 0 {
-		s.rollTs = st.ModTime().UnixMilli()
+		s.createdMs = st.ModTime().UnixMilli()
+	}
+	var hb [batch.HeaderSize]byte
+	if _, err := s.log.ReadAt(hb[:], 0); err == nil {
+		h, _ := batch.ParseHeader(hb[:])
+		s.firstTs = h.MaxTimestamp
 	}
 	return s, nil
 }
@@ -137,6 +143,17 @@ func (s *segment) remove(dir string) error {
 		}
 	}
 	return err
+}
+
+// waitedForRoll is how long the segment has been open for segment.ms, as
+// Kafka's LogSegment.timeWaitedForRoll measures it: by the timestamps of the
+// incoming batch and the first batch when both exist (so replaying old data
+// does not roll every batch), else by the wall clock since creation.
+func (s *segment) waitedForRoll(nowMs, msgTs int64) int64 {
+	if s.firstTs >= 0 && msgTs >= 0 {
+		return msgTs - s.firstTs
+	}
+	return nowMs - s.createdMs
 }
 
 // lookup returns the position of the last indexed batch whose base offset is
@@ -308,7 +325,6 @@ type scanResult struct {
 	truncated bool         // bad or torn bytes were cut off
 	epochs    []epochEntry // leader epoch changes seen, in order
 	cause     error        // why the scan stopped early
-	firstTs   int64        // max timestamp of the first batch, or -1
 }
 
 // scan reads the segment batch by batch from position from (which must be a
@@ -317,7 +333,7 @@ type scanResult struct {
 // in-memory indexes as it goes. With truncate set it cuts the file at the
 // first bad or torn batch.
 func (s *segment) scan(from int64, interval int64, verify, truncate bool) (scanResult, error) {
-	res := scanResult{next: -1, firstTs: -1}
+	res := scanResult{next: -1}
 	st, err := s.log.Stat()
 	if err != nil {
 		return res, fmt.Errorf("log: stat segment %d: %w", s.base, err)
@@ -360,8 +376,8 @@ func (s *segment) scan(from int64, interval int64, verify, truncate bool) (scanR
 				break
 			}
 		}
-		if res.firstTs < 0 && pos == 0 {
-			res.firstTs = h.MaxTimestamp
+		if pos == 0 {
+			s.firstTs = h.MaxTimestamp
 		}
 		if h.PartitionLeaderEpoch >= 0 && (len(res.epochs) == 0 || res.epochs[len(res.epochs)-1].epoch < h.PartitionLeaderEpoch) {
 			res.epochs = append(res.epochs, epochEntry{epoch: h.PartitionLeaderEpoch, start: h.BaseOffset})
