@@ -277,6 +277,7 @@ func (l *Log) load() error {
 		if err != nil {
 			return err
 		}
+		s.maybeTimeEntry() // the segment's max must be in its time index for the next clean open
 		if err := s.rewriteIndexes(); err != nil {
 			return err
 		}

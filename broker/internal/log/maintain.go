@@ -305,6 +305,7 @@ func (l *Log) truncateTo(offset int64) error {
 	if _, err := s.scan(0, l.cfg.IndexIntervalBytes, false, false); err != nil {
 		return err
 	}
+	s.maybeTimeEntry()
 	l.size += s.size
 	l.end = s.next
 	return s.rewriteIndexes()
