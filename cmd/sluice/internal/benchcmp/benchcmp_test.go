@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluicehq/sluice/cmd/sluice/internal/perf"
 )
 
@@ -333,4 +336,45 @@ func tableRows(t *testing.T, out string) map[string][]string {
 		rs[cells[0]] = cells[1:]
 	}
 	return rs
+}
+
+// TestDropTopic checks on both brokers that the topic of a finished phase
+// is really gone, so the next phase starts on an empty broker.
+func TestDropTopic(t *testing.T) {
+	for _, name := range []string{targetSluice, targetKfake} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			b, err := startTarget(ctx, name, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := b.stop(); err != nil {
+					t.Error(err)
+				}
+			}()
+			brokers := []string{b.addr}
+			if _, err := perf.Produce(ctx, perf.ProduceConfig{Brokers: brokers, Topic: "drop-me", NumRecords: 100, Partitions: 2}); err != nil {
+				t.Fatal(err)
+			}
+			if err := dropTopic(ctx, brokers, "drop-me"); err != nil {
+				t.Fatal(err)
+			}
+			cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			topics, err := kadm.NewClient(cl).ListTopics(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if topics.Has("drop-me") {
+				t.Fatalf("topic still listed: %v", topics.Names())
+			}
+			if err := dropTopic(ctx, brokers, "drop-me"); err == nil {
+				t.Fatal("deleting a missing topic succeeded")
+			}
+		})
+	}
 }
