@@ -1,0 +1,98 @@
+// Produce: versions 3-11 (record batches of magic 2 only, as Kafka since
+// 3.0 requires for v3+). Each partition's batch is validated and stored as
+// the producer sent it, with only its base offset and leader epoch set
+// (and its timestamp when the topic uses LogAppendTime). Per-partition
+// errors are reported per partition; with acks=0 an error closes the
+// connection, as Kafka does, since the client reads no response.
+
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.ProduceRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	resp.SetVersion(req.Version)
+
+	done, err := r.appendTurn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+
+	var reqErr error
+	switch {
+	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+		reqErr = fmt.Errorf("%w: acks must be -1, 0 or 1, not %d", kerr.InvalidRequiredAcks, req.Acks)
+	case req.TransactionID != nil:
+		reqErr = fmt.Errorf("%w: transactional produce is not supported yet by this broker", kerr.InvalidRequest)
+	}
+
+	var firstErr error
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			err := reqErr
+			if err == nil {
+				err = s.produceTo(rt.Topic, rp, &sp, req.Acks)
+			}
+			if err != nil {
+				sp.ErrorCode = errCode(err)
+				if req.Version >= 8 {
+					msg := err.Error()
+					sp.ErrorMessage = &msg
+				}
+				if firstErr == nil {
+					firstErr = fmt.Errorf("produce to %s[%d]: %w", rt.Topic, rp.Partition, err)
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	done()
+	if req.Acks == 0 {
+		if firstErr != nil {
+			return nil, firstErr // the client learns of it only by the closed connection
+		}
+		return nil, nil
+	}
+	return resp, nil
+}
+
+func (s *Server) produceTo(topic string, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, acks int16) error {
+	t, p := s.parts.partition(topic, rp.Partition)
+	if p == nil {
+		if t == nil && validateTopicName(topic) != nil {
+			return kerr.InvalidTopicException
+		}
+		return kerr.UnknownTopicOrPartition
+	}
+	if len(rp.Records) == 0 {
+		return fmt.Errorf("%w: no record batch", kerr.InvalidRecord)
+	}
+	if acks == -1 && len(p.isr) < t.cfg.MinInsyncReplicas {
+		return fmt.Errorf("%w: %d in-sync replicas, min.insync.replicas is %d", kerr.NotEnoughReplicas, len(p.isr), t.cfg.MinInsyncReplicas)
+	}
+	res, err := p.log.Append(rp.Records, p.epoch())
+	if err != nil {
+		sp.LogStartOffset = p.log.StartOffset()
+		return err
+	}
+	p.notify()
+	sp.BaseOffset = res.BaseOffset
+	sp.LogAppendTime = res.LogAppendTime
+	sp.LogStartOffset = res.LogStartOffset
+	return nil
+}

@@ -1,0 +1,183 @@
+// Fetch: versions 4-16. v7+ fetch sessions (KIP-227) are declined: the
+// broker answers session id 0, which tells the client to keep sending full
+// fetches, and an unknown session id gets FETCH_SESSION_ID_NOT_FOUND. v9+
+// checks the current leader epoch; v13+ names topics by ID. A fetch waits
+// up to MaxWaitMillis for MinBytes, woken by appends to its partitions.
+
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicehq/sluice/broker/internal/meta"
+)
+
+func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	resp.SetVersion(req.Version)
+	if req.Version >= 7 {
+		switch {
+		case req.SessionID != 0:
+			resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+			return resp, nil
+		case req.SessionEpoch > 0:
+			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+			return resp, nil
+		}
+	}
+	if req.ReplicaID >= 0 {
+		return nil, fmt.Errorf("replica fetch from broker %d, but replication is not enabled on this broker", req.ReplicaID)
+	}
+
+	// Resolve partitions once; the response mirrors the request's order.
+	type target struct {
+		t  *topicState
+		p  *partition
+		rp *kmsg.FetchRequestTopicPartition
+		sp *kmsg.FetchResponseTopicPartition
+	}
+	var targets []target
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var t *topicState
+		if req.Version >= 13 {
+			t = s.parts.topicByID(meta.TopicID(rt.TopicID))
+		} else {
+			t = s.parts.topic(rt.Topic)
+		}
+		for range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := &resp.Topics[len(resp.Topics)-1].Partitions[j]
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.RecordBatches = emptyRecords
+			var p *partition
+			if t != nil {
+				_, p = s.parts.partition(t.name, rp.Partition)
+			}
+			if p == nil {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if req.Version >= 13 && t == nil {
+					sp.ErrorCode = kerr.UnknownTopicID.Code
+				}
+				continue
+			}
+			targets = append(targets, target{t, p, rp, sp})
+		}
+	}
+
+	maxBytes := int(req.MaxBytes)
+	if maxBytes <= 0 {
+		maxBytes = 1<<31 - 1
+	}
+	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
+	deadline := time.Now().Add(wait)
+	var wake chan struct{}
+	var timer *time.Timer
+	defer func() {
+		if wake != nil {
+			for _, tg := range targets {
+				tg.p.unwatch(wake)
+			}
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+
+	for {
+		total, anyErr := 0, false
+		for _, tg := range targets {
+			n, err := s.fetchPartition(req, tg.p, tg.rp, tg.sp, maxBytes-total, total == 0)
+			total += n
+			if err != nil {
+				anyErr = true
+			}
+		}
+		if total >= int(req.MinBytes) || anyErr || len(targets) == 0 || !time.Now().Before(deadline) {
+			return resp, nil
+		}
+		if wake == nil {
+			// Register before the next read so no append is missed
+			// between the read and the wait.
+			wake = make(chan struct{}, 1)
+			for _, tg := range targets {
+				tg.p.watch(wake)
+			}
+			timer = time.NewTimer(time.Until(deadline))
+			continue // re-read once with the watch in place
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// fetchPartition fills sp from p and returns the bytes of records it added.
+func (s *Server) fetchPartition(req *kmsg.FetchRequest, p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int, error) {
+	sp.ErrorCode = 0
+	// Never null: librdkafka rejects a null record set (MessageSetSize -1).
+	sp.RecordBatches = emptyRecords
+	if rp.CurrentLeaderEpoch >= 0 && req.Version >= 9 {
+		if err := checkLeaderEpoch(rp.CurrentLeaderEpoch, p.epoch()); err != nil {
+			sp.ErrorCode = errCode(err)
+			return 0, err
+		}
+	}
+	hw := p.highWatermark()
+	sp.HighWatermark = hw
+	sp.LastStableOffset = hw
+	sp.LogStartOffset = p.log.StartOffset()
+	if req.IsolationLevel == 1 {
+		sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	}
+	limit := min(int(rp.PartitionMaxBytes), budget)
+	if limit <= 0 && !first {
+		return 0, nil
+	}
+	if rp.FetchOffset == hw {
+		return 0, nil
+	}
+	b, err := p.log.Read(rp.FetchOffset, max(limit, 0), hw, first, nil)
+	if err != nil {
+		sp.ErrorCode = errCode(err)
+		if !errors.Is(err, kerr.OffsetOutOfRange) {
+			s.log.Warn("fetch read failed", "partition", partDirName(p.topic, p.index), "offset", rp.FetchOffset, "err", err)
+		}
+		return 0, err
+	}
+	if len(b) > 0 {
+		sp.RecordBatches = b
+	}
+	return len(b), nil
+}
+
+var emptyRecords = []byte{}
+
+// checkLeaderEpoch compares a client's idea of the leader epoch with ours,
+// answering as Kafka does: older is fenced, newer is unknown to us.
+func checkLeaderEpoch(client, ours int32) error {
+	switch {
+	case client < ours:
+		return kerr.FencedLeaderEpoch
+	case client > ours:
+		return kerr.UnknownLeaderEpoch
+	}
+	return nil
+}

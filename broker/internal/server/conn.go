@@ -1,0 +1,288 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// maxInFlight bounds the requests a connection may have read but not yet
+// answered; the reader stops reading (TCP backpressure) past it.
+const maxInFlight = 64
+
+// request is one decoded request. body owns the bytes that kreq may alias
+// (requests are decoded with UnsafeReadFrom: produce records are not copied).
+type request struct {
+	key      int16
+	version  int16
+	corr     int32
+	clientID string
+	kreq     kmsg.Request
+	c        *conn
+
+	// badVersion marks an ApiVersions request of a version newer than ours.
+	badVersion bool
+
+	// For produce: the previous produce on this connection must have
+	// appended before this one appends, so pipelined produces keep order.
+	prevAppend <-chan struct{}
+	appended   chan struct{}
+}
+
+// appendTurn waits until earlier produce requests on the connection have
+// appended. It returns a function that marks this request's appends done.
+func (r *request) appendTurn(ctx context.Context) (done func(), err error) {
+	if r.prevAppend != nil {
+		select {
+		case <-r.prevAppend:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { close(r.appended) }) }, nil
+}
+
+type slot struct {
+	req  *request
+	resp kmsg.Response
+	err  error
+	done chan struct{}
+}
+
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	remote string
+	// listener is the name of the listener the client connected to; the
+	// broker advertises that listener's address to it.
+	listener string
+	log      *slog.Logger
+	ctx      context.Context
+	cancel   context.CancelFunc
+	slots    chan *slot
+	wg       sync.WaitGroup // handler goroutines and the writer
+	// lastAppend is the appended channel of the newest produce request.
+	lastAppend <-chan struct{}
+}
+
+// serve runs the connection until the client goes away, a request cannot be
+// parsed, or the server stops. It returns after every goroutine it started
+// has returned.
+func (s *Server) serveConn(nc net.Conn, listener string) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	c := &conn{
+		s:        s,
+		nc:       nc,
+		remote:   nc.RemoteAddr().String(),
+		listener: listener,
+		ctx:      ctx,
+		cancel:   cancel,
+		slots:    make(chan *slot, maxInFlight),
+	}
+	c.log = s.log.With("client", c.remote)
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	defer stop()
+
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.writeLoop()
+	}()
+	err := c.readLoop()
+	close(c.slots)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
+		c.log.Warn("closing connection", "err", err)
+	}
+	c.wg.Wait()
+	cancel()
+	nc.Close()
+}
+
+func (c *conn) readLoop() error {
+	var sizeBuf [4]byte
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	for {
+		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
+			return err
+		}
+		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if size < 8 || size > c.s.cfg.SocketRequestMaxBytes {
+			return fmt.Errorf("request size %d outside [8, socket.request.max.bytes=%d]", size, c.s.cfg.SocketRequestMaxBytes)
+		}
+		body := make([]byte, size)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return fmt.Errorf("reading %d-byte request: %w", size, err)
+		}
+		req, err := c.parse(body)
+		if err != nil {
+			return err
+		}
+		sl := &slot{req: req, done: make(chan struct{})}
+		if req.key == 0 { // Produce
+			req.prevAppend = c.lastAppend
+			req.appended = make(chan struct{})
+			c.lastAppend = req.appended
+		}
+		select {
+		case c.slots <- sl:
+		case <-c.ctx.Done():
+			return c.ctx.Err()
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer close(sl.done)
+			defer func() {
+				if req.appended != nil {
+					select {
+					case <-req.appended:
+					default:
+						close(req.appended)
+					}
+				}
+			}()
+			sl.resp, sl.err = c.s.safeHandle(c.ctx, req)
+		}()
+	}
+}
+
+// safeHandle runs the handler and turns a panic into an error that closes
+// this connection only: a request must never take the broker down.
+func (s *Server) safeHandle(ctx context.Context, r *request) (resp kmsg.Response, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("handler panic; closing the connection", "api", kmsg.NameForKey(r.key), "version", r.version, "panic", p, "stack", string(debug.Stack()))
+			resp, err = nil, fmt.Errorf("internal error handling %s", kmsg.NameForKey(r.key))
+		}
+	}()
+	return s.handle(ctx, r)
+}
+
+// parse decodes the request header and body. An error closes the connection.
+func (c *conn) parse(body []byte) (*request, error) {
+	rd := kbin.Reader{Src: body}
+	key := rd.Int16()
+	version := rd.Int16()
+	corr := rd.Int32()
+	clientID := rd.NullableString()
+	if rd.Complete() != nil {
+		return nil, fmt.Errorf("truncated request header")
+	}
+	req := &request{key: key, version: version, corr: corr, c: c}
+	if clientID != nil {
+		req.clientID = *clientID
+	}
+	kreq := kmsg.RequestForKey(key)
+	if kreq == nil {
+		return nil, fmt.Errorf("unknown api key %d (correlation id %d)", key, corr)
+	}
+	vr, supported := apiVersions[key]
+	if !supported || version < vr.min || version > vr.max {
+		if key == 18 && version > vr.max {
+			// KIP-511: answer ApiVersions of a newer version with v0 and
+			// UNSUPPORTED_VERSION so that the client retries with ours.
+			req.kreq = &kmsg.ApiVersionsRequest{Version: 0}
+			req.version = 0
+			req.badVersion = true
+			return req, nil
+		}
+		if supported {
+			return nil, fmt.Errorf("%s v%d is not supported (this broker supports v%d-v%d)", kmsg.NameForKey(key), version, vr.min, vr.max)
+		}
+		return nil, fmt.Errorf("%s (key %d) is not supported by this broker", kmsg.NameForKey(key), key)
+	}
+	kreq.SetVersion(version)
+	if kreq.IsFlexible() {
+		kmsg.SkipTags(&rd)
+		if rd.Complete() != nil {
+			return nil, fmt.Errorf("truncated request header tags")
+		}
+	}
+	var err error
+	if u, ok := kreq.(kmsg.UnsafeReadFrom); ok {
+		err = u.UnsafeReadFrom(rd.Src)
+	} else {
+		err = kreq.ReadFrom(rd.Src)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("malformed %s v%d request: %w", kmsg.NameForKey(key), version, err)
+	}
+	req.kreq = kreq
+	return req, nil
+}
+
+func (c *conn) writeLoop() {
+	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	var buf []byte
+	failed := false
+	for sl := range c.slots {
+		<-sl.done
+		if failed {
+			continue
+		}
+		if sl.err != nil {
+			if !errors.Is(sl.err, context.Canceled) {
+				c.log.Warn("closing connection", "api", kmsg.NameForKey(sl.req.key), "err", sl.err)
+			}
+			failed = true
+			c.cancel()
+			continue
+		}
+		if sl.resp == nil { // acks=0 produce: no response
+			continue
+		}
+		buf = encodeResponse(buf[:0], sl.req, sl.resp)
+		if _, err := bw.Write(buf); err != nil {
+			failed = true
+			c.cancel()
+			continue
+		}
+		if len(c.slots) == 0 {
+			if err := bw.Flush(); err != nil {
+				failed = true
+				c.cancel()
+			}
+		}
+		if cap(buf) > 4<<20 {
+			buf = nil // do not keep a huge fetch buffer per idle connection
+		}
+	}
+}
+
+func encodeResponse(dst []byte, req *request, resp kmsg.Response) []byte {
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(req.corr))
+	// ApiVersions responses always use header v0 (KIP-511), so a client
+	// that sent a version we do not know can still read the answer.
+	if resp.IsFlexible() && req.key != 18 {
+		dst = append(dst, 0) // empty tagged fields
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst, uint32(len(dst)-4))
+	return dst
+}
+
+// errCode returns the Kafka error code for err: the kerr code it wraps, or
+// UNKNOWN_SERVER_ERROR.
+func errCode(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	return kerr.UnknownServerError.Code
+}

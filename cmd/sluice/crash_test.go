@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// buildBinary builds bin/sluice for the test into a temp dir.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sluice")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+}
+
+// startBroker runs the binary and waits until it accepts connections.
+func startBroker(t *testing.T, bin, dir, addr string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, "broker", "--set", "log.dirs="+dir, "--set", "listeners=PLAINTEXT://"+addr, "--set", "num.partitions=3")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd, &stderr}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker did not start: %v\n%s", err, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling a port with a deadline
+	}
+}
+
+// TestKillDashNineLosesNoAckedRecord kills the broker process with SIGKILL
+// while an acks=all producer is writing, restarts it on the same data, and
+// checks that every acknowledged record is there at its acknowledged
+// offset, in order, per partition.
+func TestKillDashNineLosesNoAckedRecord(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	addr := freePort(t)
+	p := startBroker(t, bin, dir, addr)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DisableIdempotentWrite(),
+		kgo.RecordRetries(0), kgo.RequestRetries(0), kgo.ProducerLinger(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 3, 1, nil, "crash"); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	acked := map[int64]string{} // partition<<40 | offset → value
+	var nAcked int
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			v := fmt.Sprintf("record-%d-%0200d", i, i)
+			cl.Produce(ctx, &kgo.Record{Topic: "crash", Key: []byte(strconv.Itoa(i)), Value: []byte(v)}, func(r *kgo.Record, err error) {
+				if err == nil {
+					mu.Lock()
+					acked[int64(r.Partition)<<40|r.Offset] = string(r.Value)
+					nAcked++
+					mu.Unlock()
+				}
+			})
+		}
+	}()
+	// Kill once a good number of records are acknowledged, mid-stream.
+	for {
+		mu.Lock()
+		n := nAcked
+		mu.Unlock()
+		if n >= 20000 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("only %d records acknowledged", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+	close(stop)
+	wg.Wait()
+	cl.Close()
+
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d records acknowledged before kill -9", len(acked))
+
+	startBroker(t, bin, dir, addr)
+	cons, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("crash"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	ends, err := kadm.NewClient(cons).ListEndOffsets(ctx, "crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int64(0)
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	seen := map[int64]string{}
+	next := map[int32]int64{}
+	for int64(len(seen)) < total {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records after restart", len(seen), total)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset != next[r.Partition] {
+				t.Fatalf("partition %d: offset %d after %d (gap or reorder)", r.Partition, r.Offset, next[r.Partition]-1)
+			}
+			next[r.Partition] = r.Offset + 1
+			seen[int64(r.Partition)<<40|r.Offset] = string(r.Value)
+		})
+	}
+	for k, v := range acked {
+		if seen[k] != v {
+			t.Fatalf("acknowledged record partition %d offset %d lost or changed: got %q", k>>40, k&(1<<40-1), seen[k])
+		}
+	}
+	if os.Getenv("SLUICE_TEST_LOG") != "" {
+		t.Log(p.stderr.String())
+	}
+}
