@@ -98,10 +98,33 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 		}
 	}()
 
+	// Record bytes are read into one pooled arena per request, which the
+	// response aliases until the connection has written it.
+	// It is taken only once some partition has data (a parked long poll
+	// holds none), sized for the whole response up to 8 MiB; size classes
+	// keep reuse cheap.
+	want := 0
+	for _, tg := range targets {
+		want += int(max(tg.rp.PartitionMaxBytes, 0))
+	}
+	want = min(want, maxBytes, 8<<20)
+	var arena *[]byte
 	for {
 		total, anyErr := 0, false
+		if arena == nil {
+			for _, tg := range targets {
+				if tg.rp.FetchOffset < tg.p.highWatermark() {
+					arena = s.bufs.get(want)
+					r.arenas = append(r.arenas, arena)
+					break
+				}
+			}
+		}
+		if arena != nil {
+			*arena = (*arena)[:0]
+		}
 		for _, tg := range targets {
-			n, err := s.fetchPartition(req, tg.p, tg.rp, tg.sp, maxBytes-total, total == 0)
+			n, err := s.fetchPartition(req, tg.p, tg.rp, tg.sp, maxBytes-total, total == 0, arena)
 			total += n
 			if err != nil {
 				anyErr = true
@@ -130,7 +153,7 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 }
 
 // fetchPartition fills sp from p and returns the bytes of records it added.
-func (s *Server) fetchPartition(req *kmsg.FetchRequest, p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int, error) {
+func (s *Server) fetchPartition(req *kmsg.FetchRequest, p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool, arena *[]byte) (int, error) {
 	sp.ErrorCode = 0
 	// Never null: librdkafka rejects a null record set (MessageSetSize -1).
 	sp.RecordBatches = emptyRecords
@@ -154,7 +177,16 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, p *partition, rp *kmsg.F
 	if rp.FetchOffset == hw {
 		return 0, nil
 	}
-	b, err := p.log.Read(rp.FetchOffset, max(limit, 0), hw, first, nil)
+	var dst []byte
+	used := 0
+	if arena != nil {
+		used = len(*arena)
+		dst = (*arena)[used:]
+	}
+	b, err := p.log.Read(rp.FetchOffset, max(limit, 0), hw, first, dst)
+	if arena != nil && err == nil && len(b) > 0 && used+len(b) <= cap(*arena) && &(*arena)[:used+1][used] == &b[0] {
+		*arena = (*arena)[:used+len(b)] // read in place: later partitions go after it
+	}
 	if err != nil {
 		sp.ErrorCode = errCode(err)
 		if !errors.Is(err, kerr.OffsetOutOfRange) {

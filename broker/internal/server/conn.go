@@ -31,6 +31,15 @@ type request struct {
 	kreq     kmsg.Request
 	c        *conn
 
+	// body is the pooled buffer holding the request bytes, returned to the
+	// pool once the response is written. Only produce and fetch requests,
+	// whose decoded fields are not kept past the request, use the pool:
+	// other requests may keep strings that alias their bytes.
+	body *[]byte
+	// arenas are pooled buffers the handler read record data into; the
+	// response aliases them until it is written.
+	arenas []*[]byte
+
 	// badVersion marks an ApiVersions request of a version newer than ours.
 	badVersion bool
 
@@ -121,13 +130,17 @@ func (c *conn) readLoop() error {
 		if size < 8 || size > c.s.cfg.SocketRequestMaxBytes {
 			return fmt.Errorf("request size %d outside [8, socket.request.max.bytes=%d]", size, c.s.cfg.SocketRequestMaxBytes)
 		}
-		body := make([]byte, size)
+		bp := c.s.bufs.get(int(size))
+		body := (*bp)[:size]
 		if _, err := io.ReadFull(br, body); err != nil {
 			return fmt.Errorf("reading %d-byte request: %w", size, err)
 		}
 		req, err := c.parse(body)
 		if err != nil {
 			return err
+		}
+		if req.key == 0 || req.key == 1 {
+			req.body = bp
 		}
 		sl := &slot{req: req, done: make(chan struct{})}
 		if req.key == 0 { // Produce
@@ -225,11 +238,11 @@ func (c *conn) parse(body []byte) (*request, error) {
 
 func (c *conn) writeLoop() {
 	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	var buf []byte
 	failed := false
 	for sl := range c.slots {
 		<-sl.done
 		if failed {
+			c.release(sl.req)
 			continue
 		}
 		if sl.err != nil {
@@ -238,13 +251,20 @@ func (c *conn) writeLoop() {
 			}
 			failed = true
 			c.cancel()
+			c.release(sl.req)
 			continue
 		}
 		if sl.resp == nil { // acks=0 produce: no response
+			c.release(sl.req)
 			continue
 		}
-		buf = encodeResponse(buf[:0], sl.req, sl.resp)
-		if _, err := bw.Write(buf); err != nil {
+		bp := c.s.bufs.get(responseSizeHint(sl.resp))
+		buf := encodeResponse(*bp, sl.req, sl.resp)
+		_, err := bw.Write(buf)
+		*bp = buf
+		c.s.bufs.put(bp)
+		c.release(sl.req)
+		if err != nil {
 			failed = true
 			c.cancel()
 			continue
@@ -255,10 +275,34 @@ func (c *conn) writeLoop() {
 				c.cancel()
 			}
 		}
-		if cap(buf) > 4<<20 {
-			buf = nil // do not keep a huge fetch buffer per idle connection
+	}
+}
+
+// release returns a request's pooled buffers once nothing refers to them.
+func (c *conn) release(r *request) {
+	c.s.bufs.put(r.body)
+	for _, a := range r.arenas {
+		c.s.bufs.put(a)
+	}
+	r.body, r.arenas = nil, nil
+}
+
+// responseSizeHint estimates the encoded size of a response so that the
+// buffer is allocated once instead of grown by doubling (a fetch response
+// is mostly its record bytes).
+func responseSizeHint(resp kmsg.Response) int {
+	fr, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 4 << 10
+	}
+	n := 256
+	for i := range fr.Topics {
+		n += 64 + len(fr.Topics[i].Topic)
+		for j := range fr.Topics[i].Partitions {
+			n += 96 + len(fr.Topics[i].Partitions[j].RecordBatches)
 		}
 	}
+	return n
 }
 
 func encodeResponse(dst []byte, req *request, resp kmsg.Response) []byte {

@@ -70,6 +70,8 @@ type Server struct {
 	advertised map[string]config.Listener
 	conns      map[net.Conn]struct{}
 
+	bufs bufPool
+
 	closeOnce sync.Once
 	closeErr  error
 }
