@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/sluice
 PKGS      := ./...
 FUZZTIME  ?= 20s
-STATICCHECK_VERSION := 2025.1.1
+STATICCHECK_VERSION := v0.7.0
 
 .DEFAULT_GOAL := help
 

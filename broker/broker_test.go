@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -394,3 +395,29 @@ func TestAutoCreateOnMetadata(t *testing.T) {
 }
 
 func kadmClient(cl *kgo.Client) *kadm.Client { return kadm.NewClient(cl) }
+
+// TestCloseLeavesNoGoroutine starts a broker, uses it, stops it, and checks
+// that every goroutine it started has returned.
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	before := runtime.NumGoroutine()
+	b := brokertest.Start(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctxT(t), &kgo.Record{Topic: "g", Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines before, %d after stop:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+}

@@ -273,6 +273,9 @@ func (l *Log) load() error {
 		}
 		s.index, s.tindex, s.idxWritten, s.tidxWritten, s.sinceIndex = nil, nil, 0, 0, 0
 		s.maxTs, s.maxTsOff = -1, -1
+		if needScan {
+			l.logger.Info("log recovery: validating segment after an unclean shutdown", "dir", l.dir, "segment", base)
+		}
 		res, err := s.scan(0, interval, true, needScan)
 		if err != nil {
 			return err
