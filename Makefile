@@ -28,7 +28,7 @@ run: build ## start the broker with embedded defaults (data in ./data, 127.0.0.1
 .PHONY: test
 test: ## install test dependencies (kcat, confluent-kafka) and run every test
 	./scripts/install-test-deps.sh
-	SLUICE_REQUIRE_CLIENTS=1 $(GO) test -count=1 -timeout 15m $(PKGS)
+	SLUICE_TEST_REQUIRE_CLIENTS=1 $(GO) test -count=1 -timeout 15m $(PKGS)
 
 .PHONY: race
 race: ## run the tests with the race detector

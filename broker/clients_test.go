@@ -13,13 +13,13 @@ import (
 )
 
 // requireTool skips when a real client is not installed, unless the run
-// demands real clients (make test sets SLUICE_REQUIRE_CLIENTS=1 after
+// demands real clients (make test sets SLUICE_TEST_REQUIRE_CLIENTS=1 after
 // installing them), where a missing one fails.
 func requireTool(t *testing.T, path string, check ...string) {
 	t.Helper()
 	cmd := exec.Command(path, check...)
 	if err := cmd.Run(); err != nil {
-		if os.Getenv("SLUICE_REQUIRE_CLIENTS") != "" {
+		if os.Getenv("SLUICE_TEST_REQUIRE_CLIENTS") != "" {
 			t.Fatalf("%s %v: %v (scripts/install-test-deps.sh installs it)", path, check, err)
 		}
 		t.Skipf("%s not available: %v (make test installs it)", path, err)

@@ -11,13 +11,13 @@ const EnvPrefix = "SLUICE_"
 
 // cliEnv lists SLUICE_ variables that belong to the CLI or the test
 // harnesses, not to the broker config, so FromEnv skips them.
+// Every SLUICE_TEST_ variable belongs to the test harnesses.
 func cliEnv(name string) bool {
 	switch name {
-	case "BROKERS", // sluice topics/produce/consume: bootstrap servers
-		"TEST_LOG": // brokertest: log broker output in tests
+	case "BROKERS": // sluice topics/produce/consume: bootstrap servers
 		return true
 	}
-	return false
+	return strings.HasPrefix(name, "TEST_")
 }
 
 // FromEnv returns the broker configs set in environ (os.Environ() form):
