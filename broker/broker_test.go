@@ -3,8 +3,11 @@ package broker_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"runtime"
 	"strconv"
 	"testing"
@@ -16,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/broker/brokertest"
+	"github.com/sluicehq/sluice/broker/internal/batch"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -420,4 +424,66 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling with a deadline
 	}
+}
+
+// TestZstdNeedsProduceV7 sends a zstd batch with Produce v6 on a raw
+// connection: Kafka answers UNSUPPORTED_COMPRESSION_TYPE (KIP-110), and v7
+// accepts the same batch.
+func TestZstdNeedsProduceV7(t *testing.T) {
+	b := brokertest.Start(t)
+	createTopic(t, kadm.NewClient(client(t, b.Addr())), "z", 1, nil)
+	for _, tc := range []struct {
+		version int16
+		want    int16
+	}{{6, kerr.UnsupportedCompressionType.Code}, {7, 0}} {
+		recs, err := batch.AppendBatch(nil, batch.Header{Attributes: batch.CompressionZstd, ProducerID: -1, BaseSequence: -1, ProducerEpoch: -1},
+			[]batch.Record{{Timestamp: time.Now().UnixMilli(), Value: []byte("zstd value")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis = tc.version, -1, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "z"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = recs
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := rawRequest(t, b.Addr(), req).(*kmsg.ProduceResponse)
+		if got := resp.Topics[0].Partitions[0].ErrorCode; got != tc.want {
+			t.Fatalf("Produce v%d with zstd: error %d, want %d", tc.version, got, tc.want)
+		}
+	}
+}
+
+// rawRequest sends one request at exactly its version on a new connection.
+func rawRequest(t *testing.T, addr string, req kmsg.Request) kmsg.Response {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write(kmsg.NewRequestFormatter().AppendRequest(nil, req, 1)); err != nil {
+		t.Fatal(err)
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(c, size[:]); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(c, body); err != nil {
+		t.Fatal(err)
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	skip := 4
+	if resp.IsFlexible() {
+		skip++ // empty header tags
+	}
+	if err := resp.ReadFrom(body[skip:]); err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }

@@ -270,3 +270,37 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 		t.Fatalf("a clean shutdown was followed by recovery:\n%s", p2.stderr.String())
 	}
 }
+
+// TestBrokerRejectsBadConfig: an unknown key or a bad value stops the
+// broker at start with a message naming the key.
+func TestBrokerRejectsBadConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	for _, tc := range []struct{ set, want string }{
+		{"log.retention.mss=5", "log.retention.ms"},
+		{"num.partitions=zero", "num.partitions"},
+		{"listeners=PLAINTEXT//nohost", "listeners"},
+	} {
+		cmd := exec.Command(bin, "broker", "--set", "log.dirs="+t.TempDir(), "--set", tc.set)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("--set %s: broker started", tc.set)
+		}
+		if !bytes.Contains(out, []byte(tc.want)) {
+			t.Fatalf("--set %s: message does not name %s:\n%s", tc.set, tc.want, out)
+		}
+	}
+	// A properties file with an unknown key, and an unknown SLUICE_ variable.
+	props := filepath.Join(t.TempDir(), "server.properties")
+	os.WriteFile(props, []byte("log.dirs="+t.TempDir()+"\nauto.create.topic.enable=false\n"), 0o644)
+	if out, err := exec.Command(bin, "broker", "--config", props).CombinedOutput(); err == nil || !bytes.Contains(out, []byte("auto.create.topic.enable")) {
+		t.Fatalf("unknown key in --config: err %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "broker", "--set", "log.dirs="+t.TempDir())
+	cmd.Env = append(os.Environ(), "SLUICE_NUM_PARTITION=3")
+	if out, err := cmd.CombinedOutput(); err == nil || !bytes.Contains(out, []byte("SLUICE_NUM_PARTITION")) {
+		t.Fatalf("unknown SLUICE_ variable: err %v\n%s", err, out)
+	}
+}

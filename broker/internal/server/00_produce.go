@@ -13,6 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicehq/sluice/broker/internal/batch"
 )
 
 func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.ProduceRequest) (kmsg.Response, error) {
@@ -45,7 +47,7 @@ func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.Produc
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			err := reqErr
 			if err == nil {
-				err = s.produceTo(rt.Topic, rp, &sp, req.Acks)
+				err = s.produceTo(rt.Topic, rp, &sp, req.Acks, req.Version)
 			}
 			if err != nil {
 				sp.ErrorCode = errCode(err)
@@ -71,7 +73,7 @@ func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.Produc
 	return resp, nil
 }
 
-func (s *Server) produceTo(topic string, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, acks int16) error {
+func (s *Server) produceTo(topic string, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, acks, version int16) error {
 	t, p := s.parts.partition(topic, rp.Partition)
 	if p == nil {
 		if t == nil && validateTopicName(topic) != nil {
@@ -81,6 +83,12 @@ func (s *Server) produceTo(topic string, rp *kmsg.ProduceRequestTopicPartition, 
 	}
 	if len(rp.Records) == 0 {
 		return fmt.Errorf("%w: no record batch", kerr.InvalidRecord)
+	}
+	if version < 7 {
+		// zstd needs Produce v7+ (KIP-110): older clients could not read it back.
+		if h, err := batch.ParseHeader(rp.Records); err == nil && h.Compression() == batch.CompressionZstd {
+			return fmt.Errorf("%w: zstd needs Produce v7 or later", kerr.UnsupportedCompressionType)
+		}
 	}
 	if acks == -1 && len(p.isr) < t.cfg.MinInsyncReplicas {
 		return fmt.Errorf("%w: %d in-sync replicas, min.insync.replicas is %d", kerr.NotEnoughReplicas, len(p.isr), t.cfg.MinInsyncReplicas)
