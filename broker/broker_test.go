@@ -454,6 +454,24 @@ func TestZstdNeedsProduceV7(t *testing.T) {
 			t.Fatalf("Produce v%d with zstd: error %d, want %d", tc.version, got, tc.want)
 		}
 	}
+	// Fetch below v10 cannot carry zstd either; v10 can.
+	for _, tc := range []struct {
+		version int16
+		want    int16
+	}{{9, kerr.UnsupportedCompressionType.Code}, {10, 0}} {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.ReplicaID, req.MaxBytes = tc.version, -1, 1<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "z"
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		sp := rawRequest(t, b.Addr(), req).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+		if sp.ErrorCode != tc.want || (tc.want == 0 && len(sp.RecordBatches) == 0) {
+			t.Fatalf("Fetch v%d of zstd data: error %d (want %d), %d bytes", tc.version, sp.ErrorCode, tc.want, len(sp.RecordBatches))
+		}
+	}
 }
 
 // rawRequest sends one request at exactly its version on a new connection.

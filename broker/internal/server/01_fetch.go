@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluicehq/sluice/broker/internal/batch"
 	"github.com/sluicehq/sluice/broker/internal/meta"
 )
 
@@ -194,6 +195,12 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, p *partition, rp *kmsg.F
 		}
 		return 0, err
 	}
+	if req.Version < 10 && hasZstd(b) {
+		// KIP-110: a client on Fetch < v10 cannot read zstd; Kafka
+		// answers UNSUPPORTED_COMPRESSION_TYPE rather than down-convert.
+		sp.ErrorCode = kerr.UnsupportedCompressionType.Code
+		return 0, kerr.UnsupportedCompressionType
+	}
 	if len(b) > 0 {
 		sp.RecordBatches = b
 	}
@@ -201,6 +208,21 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, p *partition, rp *kmsg.F
 }
 
 var emptyRecords = []byte{}
+
+// hasZstd reports whether any batch in b is zstd-compressed (header reads only).
+func hasZstd(b []byte) bool {
+	for len(b) >= batch.HeaderSize {
+		h, err := batch.ParseHeader(b)
+		if err != nil || h.Size() > len(b) {
+			return false
+		}
+		if h.Compression() == batch.CompressionZstd {
+			return true
+		}
+		b = b[h.Size():]
+	}
+	return false
+}
 
 // checkLeaderEpoch compares a client's idea of the leader epoch with ours,
 // answering as Kafka does: older is fenced, newer is unknown to us.
