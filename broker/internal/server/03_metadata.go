@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluicehq/sluice/broker/internal/config"
 	"github.com/sluicehq/sluice/broker/internal/meta"
 )
 
@@ -82,16 +83,9 @@ func (s *Server) autoCreate(name string) (*topicState, error) {
 	return t, nil
 }
 
-func (s *Server) advertisedFor(listener string) struct {
-	Host string
-	Port int
-} {
-	a := s.advertised[listener]
-	return struct {
-		Host string
-		Port int
-	}{a.Host, a.Port}
-}
+// advertisedFor is the address this broker gives clients that connected
+// through the named listener.
+func (s *Server) advertisedFor(listener string) config.Listener { return s.advertised[listener] }
 
 func (s *Server) metadataTopic(t *topicState) kmsg.MetadataResponseTopic {
 	name := t.name

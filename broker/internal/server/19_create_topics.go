@@ -5,7 +5,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -104,5 +103,3 @@ func (s *Server) checkAssignment(as []kmsg.CreateTopicsRequestTopicReplicaAssign
 	}
 	return nil
 }
-
-var errDeleteDisabled = errors.New("topic deletion is disabled (delete.topic.enable=false)")

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/sluicehq/sluice/broker/internal/meta"
 )
+
+var errDeleteDisabled = errors.New("topic deletion is disabled (delete.topic.enable=false)")
 
 func (s *Server) handleDeleteTopics(r *request, req *kmsg.DeleteTopicsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
