@@ -37,6 +37,24 @@ func printResult(cmd *cobra.Command, output string, res fmt.Stringer) error {
 	return err
 }
 
+// runPerf checks the flags shared by the perf commands, runs one
+// measurement and prints whatever it measured, even when it ended early.
+func runPerf(a *app, cmd *cobra.Command, output, topic string, run func() (res fmt.Stringer, measured bool, err error)) error {
+	if err := checkOutput(output); err != nil {
+		return err
+	}
+	if err := validateTopicName(topic); err != nil {
+		return fmt.Errorf("--topic: %w", err)
+	}
+	res, measured, err := run()
+	if measured {
+		if perr := printResult(cmd, output, res); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	return a.explain(err)
+}
+
 func (a *app) perfProduceCmd() *cobra.Command {
 	var (
 		cfg    perf.ProduceConfig
@@ -49,21 +67,11 @@ func (a *app) perfProduceCmd() *cobra.Command {
   sluice perf produce --topic bench --throughput 20000 --acks 1 --compression lz4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			if err := validateTopicName(cfg.Topic); err != nil {
-				return fmt.Errorf("--topic: %w", err)
-			}
-			cfg.Brokers = a.seeds()
-			cfg.Progress = progressTo(cmd)
-			res, err := perf.Produce(cmdContext(cmd), cfg)
-			if res.Records > 0 {
-				if perr := printResult(cmd, output, res); perr != nil && err == nil {
-					err = perr
-				}
-			}
-			return a.explain(err)
+			return runPerf(a, cmd, output, cfg.Topic, func() (fmt.Stringer, bool, error) {
+				cfg.Brokers, cfg.Progress = a.seeds(), progressTo(cmd)
+				res, err := perf.Produce(cmdContext(cmd), cfg)
+				return res, res.Records > 0, err
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -99,21 +107,11 @@ when it starts.`,
   sluice perf consume --topic bench --messages 1000000 --group perf`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			if err := validateTopicName(cfg.Topic); err != nil {
-				return fmt.Errorf("--topic: %w", err)
-			}
-			cfg.Brokers = a.seeds()
-			cfg.Progress = progressTo(cmd)
-			res, err := perf.Consume(cmdContext(cmd), cfg)
-			if res.Records > 0 {
-				if perr := printResult(cmd, output, res); perr != nil && err == nil {
-					err = perr
-				}
-			}
-			return a.explain(err)
+			return runPerf(a, cmd, output, cfg.Topic, func() (fmt.Stringer, bool, error) {
+				cfg.Brokers, cfg.Progress = a.seeds(), progressTo(cmd)
+				res, err := perf.Consume(cmdContext(cmd), cfg)
+				return res, res.Records > 0, err
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -141,21 +139,11 @@ p99, p99.9 and max. Linger defaults to 0 here because it adds latency.`,
 		Example: `  sluice perf e2e --topic latency --rate 5000 --duration 20s --record-size 1024 --partitions 1`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			if err := validateTopicName(cfg.Topic); err != nil {
-				return fmt.Errorf("--topic: %w", err)
-			}
-			cfg.Brokers = a.seeds()
-			cfg.Progress = progressTo(cmd)
-			res, err := perf.EndToEnd(cmdContext(cmd), cfg)
-			if res.Sent > 0 {
-				if perr := printResult(cmd, output, res); perr != nil && err == nil {
-					err = perr
-				}
-			}
-			return a.explain(err)
+			return runPerf(a, cmd, output, cfg.Topic, func() (fmt.Stringer, bool, error) {
+				cfg.Brokers, cfg.Progress = a.seeds(), progressTo(cmd)
+				res, err := perf.EndToEnd(cmdContext(cmd), cfg)
+				return res, res.Sent > 0, err
+			})
 		},
 	}
 	f := cmd.Flags()
