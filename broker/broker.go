@@ -25,6 +25,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/sluicehq/sluice/broker/internal/config"
 	"github.com/sluicehq/sluice/broker/internal/server"
@@ -101,25 +102,13 @@ func LoadProperties(path string, environ []string, sets []string) (map[string]st
 	}
 	set := map[string]string{}
 	for _, kv := range sets {
-		k, v, ok := cutProperty(kv)
-		if !ok {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
 			return nil, fmt.Errorf("broker: --set %q: expected key=value", kv)
 		}
 		set[k] = v
 	}
 	return config.Merge(file, env, set), nil
-}
-
-func cutProperty(kv string) (string, string, bool) {
-	for i := 0; i < len(kv); i++ {
-		if kv[i] == '=' {
-			if i == 0 {
-				return "", "", false
-			}
-			return kv[:i], kv[i+1:], true
-		}
-	}
-	return "", "", false
 }
 
 // ReadProperties parses a Java .properties file (server.properties).

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -14,8 +15,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -128,7 +129,7 @@ func New(cfg *config.Broker, logger *slog.Logger) (*Server, error) {
 
 func (s *Server) listen() error {
 	for _, l := range s.cfg.Listeners {
-		if slicesContains(s.cfg.ControllerListenerNames, l.Name) {
+		if slices.Contains(s.cfg.ControllerListenerNames, l.Name) {
 			continue // the controller quorum is not served yet on a single node
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(l.Host, strconv.Itoa(l.Port)))
@@ -155,15 +156,6 @@ func (s *Server) closeListeners() {
 		o.ln.Close()
 	}
 	s.listeners = nil
-}
-
-func slicesContains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Addrs returns the bound address of every client listener.
@@ -340,14 +332,9 @@ func loadMetaProperties(dirs []string, nodeID int32) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("server: %w", err)
 		}
-		props := map[string]string{}
-		for _, line := range strings.Split(string(b), "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			k, v, _ := strings.Cut(line, "=")
-			props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		props, err := config.ReadProperties(bytes.NewReader(b))
+		if err != nil {
+			return "", fmt.Errorf("server: %s: %w", p, err)
 		}
 		if id := props["node.id"]; id != "" && id != strconv.Itoa(int(nodeID)) {
 			return "", fmt.Errorf("server: %s belongs to node.id %s, but this broker is node.id %d; use another log.dirs or set node.id=%s", p, id, nodeID, id)
