@@ -118,7 +118,14 @@ func New(cfg *config.Broker, logger *slog.Logger) (*Server, error) {
 		cancel()
 		return nil, err
 	}
+	if err := s.openGroups(); err != nil {
+		s.parts.closeAll()
+		store.Close()
+		cancel()
+		return nil, err
+	}
 	if err := s.listen(); err != nil {
+		s.closeGroups()
 		s.parts.closeAll()
 		store.Close()
 		cancel()
@@ -187,6 +194,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() {
 		defer s.wg.Done()
 		s.housekeeping()
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.runCleaner()
 	}()
 	s.log.Info("broker serving", "listeners", s.Addrs(), "node.id", s.cfg.NodeID, "cluster.id", s.clusterID, "log.dirs", s.cfg.LogDirs)
 	<-s.ctx.Done()
@@ -272,6 +284,7 @@ func (s *Server) Close() error {
 		}
 		s.lnMu.Unlock()
 		s.wg.Wait()
+		s.closeGroups()
 		err := s.parts.closeAll()
 		if merr := s.meta.Close(); err == nil {
 			err = merr
