@@ -58,6 +58,8 @@ type Broker struct {
 	LogRetentionCheckIntervalMs int64
 	LogFlushSchedulerIntervalMs int64
 	LogCleanerEnable            bool
+	LogCleanerBackoffMs         int64
+	LogCleanerDedupeBufferSize  int64
 
 	OffsetsTopicNumPartitions     int32
 	OffsetsTopicReplicationFactor int16
@@ -323,6 +325,8 @@ func (b *Broker) fill() error {
 	b.LogRetentionCheckIntervalMs = b.i64("log.retention.check.interval.ms")
 	b.LogFlushSchedulerIntervalMs = b.i64("log.flush.scheduler.interval.ms")
 	b.LogCleanerEnable = b.flag("log.cleaner.enable")
+	b.LogCleanerBackoffMs = b.i64("log.cleaner.backoff.ms")
+	b.LogCleanerDedupeBufferSize = b.i64("log.cleaner.dedupe.buffer.size")
 	b.OffsetsTopicNumPartitions = b.i32("offsets.topic.num.partitions")
 	b.OffsetsTopicReplicationFactor = b.i16("offsets.topic.replication.factor")
 	b.OffsetsTopicSegmentBytes = b.i32("offsets.topic.segment.bytes")

@@ -118,6 +118,8 @@ func brokerTable() []Def {
 		def("log.message.downconversion.enable", TypeBoolean, val("true"), "Convert batches to old formats for fetch requests of old clients.", cw),
 		def("log.cleanup.policy", TypeList, val("delete"), "What happens to old segments: delete them, compact them by key, or both.", oneOf("delete", "compact"), cw),
 		def("log.cleaner.enable", TypeBoolean, val("true"), "Run the log cleaner; compacted topics (offsets, changelogs) grow forever without it."),
+		def("log.cleaner.backoff.ms", TypeLong, val("15000"), "Pause of the log cleaner when no log needs compacting.", atLeast(0), cw),
+		def("log.cleaner.dedupe.buffer.size", TypeLong, val("134217728"), "Memory the log cleaner may use for its key-to-offset map, bounding memory while cleaning.", atLeast(1<<20), cw),
 		def("log.cleaner.delete.retention.ms", TypeLong, val("86400000"), "How long tombstones stay in a compacted log, so consumers see deletes.", atLeast(0), cw),
 		def("log.cleaner.min.cleanable.ratio", TypeDouble, val("0.5"), "Dirty share of a log above which it is compacted.", between(0, 1), cw),
 		def("log.cleaner.min.compaction.lag.ms", TypeLong, val("0"), "Least time a record stays uncompacted.", atLeast(0), cw),
