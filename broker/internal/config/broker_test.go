@@ -124,6 +124,7 @@ func TestDefaults(t *testing.T) {
 		LogDirs: []string{"./data"}, NumPartitions: 1, DefaultReplicationFactor: 1, MinInsyncReplicas: 1,
 		AutoCreateTopics: true, DeleteTopicEnable: true, MessageMaxBytes: 1048588, SocketRequestMaxBytes: 104857600,
 		LogRetentionCheckIntervalMs: 300000, LogFlushSchedulerIntervalMs: math.MaxInt64, LogCleanerEnable: true,
+		LogCleanerBackoffMs: 15000, LogCleanerDedupeBufferSize: 128 << 20,
 		OffsetsTopicNumPartitions: 50, OffsetsTopicReplicationFactor: 1, OffsetsTopicSegmentBytes: 104857600,
 		OffsetsRetentionMs: 7 * 24 * hourMs, TransactionStateLogNumPartitions: 50, TransactionStateLogReplicationFactor: 1,
 		TransactionStateLogMinISR: 1, TransactionalIDExpirationMs: 7 * 24 * hourMs, TransactionMaxTimeoutMs: 900000,
