@@ -27,6 +27,8 @@ type options struct {
 }
 
 // Property sets a broker property (Kafka's names, e.g. "num.partitions").
+// Start's defaults differ from the broker's in one key, made for tests:
+// group.initial.rebalance.delay.ms is 0.
 func Property(key, value string) Option {
 	return func(o *options) { o.props[key] = value }
 }
@@ -62,6 +64,9 @@ func Start(t testing.TB, opts ...Option) *Broker {
 	props := map[string]string{
 		"listeners": "PLAINTEXT://127.0.0.1:0",
 		"log.dirs":  o.dir,
+		// A test's consumers join at once; Kafka's own test harness also
+		// turns off the wait for late joiners of a new group.
+		"group.initial.rebalance.delay.ms": "0",
 	}
 	maps.Copy(props, o.props)
 	logger := o.log
