@@ -30,6 +30,10 @@ test: ## install test dependencies (kcat, confluent-kafka) and run every test
 	./scripts/install-test-deps.sh
 	SLUICE_TEST_REQUIRE_CLIENTS=1 $(GO) test -count=1 -timeout 15m $(PKGS)
 
+.PHONY: compat
+compat: ## run franz-go's own kgo integration tests against a fresh Sluice broker (KGO_SEEDS=host:port for another)
+	./scripts/compat.sh
+
 .PHONY: race
 race: ## run the tests with the race detector
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
