@@ -19,9 +19,9 @@ func (s *Server) handleMetadata(r *request, req *kmsg.MetadataRequest) (kmsg.Res
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	resp.SetVersion(req.Version)
 	adv := s.advertisedFor(r.c.listener)
-	resp.Brokers = []kmsg.MetadataResponseBroker{{NodeID: s.cfg.NodeID, Host: adv.Host, Port: int32(adv.Port)}}
+	resp.Brokers = []kmsg.MetadataResponseBroker{{NodeID: s.config().NodeID, Host: adv.Host, Port: int32(adv.Port)}}
 	resp.ClusterID = &s.clusterID
-	resp.ControllerID = s.cfg.NodeID
+	resp.ControllerID = s.config().NodeID
 	resp.AuthorizedOperations = -2147483648
 
 	allowAuto := req.Version < 4 || req.AllowAutoTopicCreation
@@ -37,7 +37,7 @@ func (s *Server) handleMetadata(r *request, req *kmsg.MetadataRequest) (kmsg.Res
 		switch {
 		case rt.Topic != nil:
 			t = s.parts.topic(*rt.Topic)
-			if t == nil && allowAuto && s.cfg.AutoCreateTopics {
+			if t == nil && allowAuto && s.config().AutoCreateTopics {
 				var err error
 				t, err = s.autoCreate(*rt.Topic)
 				if err != nil {
@@ -96,7 +96,7 @@ func (s *Server) metadataTopic(t *topicState) kmsg.MetadataResponseTopic {
 	for _, p := range parts {
 		mt.Partitions = append(mt.Partitions, kmsg.MetadataResponseTopicPartition{
 			Partition:   p.index,
-			Leader:      s.cfg.NodeID,
+			Leader:      s.config().NodeID,
 			LeaderEpoch: p.epoch(),
 			Replicas:    p.replicas,
 			ISR:         p.isr,

@@ -70,16 +70,16 @@ func (s *Server) handleCreateTopics(r *request, req *kmsg.CreateTopicsRequest) (
 			continue
 		}
 		if parts == -1 {
-			parts = s.cfg.NumPartitions
+			parts = s.config().NumPartitions
 		}
 		if rf == -1 {
-			rf = s.cfg.DefaultReplicationFactor
+			rf = s.config().DefaultReplicationFactor
 		}
 		st.NumPartitions, st.ReplicationFactor = parts, rf
 		if t != nil {
 			st.TopicID = t.id
 			if req.Version >= 5 {
-				for _, e := range s.cfg.DescribeTopic(t.overrides, false, false) {
+				for _, e := range s.config().DescribeTopic(t.overrides, false, false) {
 					st.Configs = append(st.Configs, kmsg.CreateTopicsResponseTopicConfig{
 						Name: e.Name, Value: e.Value, ReadOnly: e.ReadOnly, Source: int8(e.Source),
 						IsSensitive: e.Sensitive,
@@ -97,8 +97,8 @@ func (s *Server) checkAssignment(as []kmsg.CreateTopicsRequestTopicReplicaAssign
 		if a.Partition != int32(i) {
 			return fmt.Errorf("%w: replica assignment partitions must be 0..%d in order", kerr.InvalidReplicaAssignment, len(as)-1)
 		}
-		if len(a.Replicas) != 1 || a.Replicas[0] != s.cfg.NodeID {
-			return fmt.Errorf("%w: partition %d names brokers %v; the only broker is %d", kerr.InvalidReplicaAssignment, i, a.Replicas, s.cfg.NodeID)
+		if len(a.Replicas) != 1 || a.Replicas[0] != s.config().NodeID {
+			return fmt.Errorf("%w: partition %d names brokers %v; the only broker is %d", kerr.InvalidReplicaAssignment, i, a.Replicas, s.config().NodeID)
 		}
 	}
 	return nil

@@ -42,7 +42,7 @@ func (s *Server) handleDeleteTopics(r *request, req *kmsg.DeleteTopicsRequest) (
 		}
 		var err error
 		switch {
-		case !s.cfg.DeleteTopicEnable:
+		case !s.config().DeleteTopicEnable:
 			err = fmt.Errorf("%w: %v", kerr.TopicDeletionDisabled, errDeleteDisabled)
 		case t == nil && tg.name == nil:
 			err = kerr.UnknownTopicID

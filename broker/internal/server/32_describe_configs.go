@@ -34,13 +34,13 @@ func (s *Server) handleDescribeConfigs(r *request, req *kmsg.DescribeConfigsRequ
 				}
 				break
 			}
-			entries = s.cfg.DescribeTopic(t.overrides, req.IncludeSynonyms, req.IncludeDocumentation)
+			entries = s.config().DescribeTopic(t.overrides, req.IncludeSynonyms, req.IncludeDocumentation)
 		case kmsg.ConfigResourceTypeBroker:
-			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(s.cfg.NodeID)) {
-				err = fmt.Errorf("%w: broker %q is not this broker (%d)", kerr.InvalidRequest, rr.ResourceName, s.cfg.NodeID)
+			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(s.config().NodeID)) {
+				err = fmt.Errorf("%w: broker %q is not this broker (%d)", kerr.InvalidRequest, rr.ResourceName, s.config().NodeID)
 				break
 			}
-			entries = s.cfg.Describe(req.IncludeSynonyms, req.IncludeDocumentation)
+			entries = s.config().Describe(req.IncludeSynonyms, req.IncludeDocumentation)
 		default:
 			err = fmt.Errorf("%w: resource type %d is not supported", kerr.InvalidRequest, rr.ResourceType)
 		}

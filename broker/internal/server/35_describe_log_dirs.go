@@ -21,7 +21,7 @@ func (s *Server) handleDescribeLogDirs(r *request, req *kmsg.DescribeLogDirsRequ
 		}
 		want[rt.Topic] = m
 	}
-	for _, dir := range s.cfg.LogDirs {
+	for _, dir := range s.config().LogDirs {
 		abs, _ := filepath.Abs(dir)
 		sd := kmsg.NewDescribeLogDirsResponseDir()
 		sd.Dir = abs

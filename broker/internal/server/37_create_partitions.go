@@ -28,8 +28,8 @@ func (s *Server) handleCreatePartitions(r *request, req *kmsg.CreatePartitionsRe
 			err = kerr.UnknownTopicOrPartition
 		default:
 			for _, a := range rt.Assignment {
-				if len(a.Replicas) != 1 || a.Replicas[0] != s.cfg.NodeID {
-					err = fmt.Errorf("%w: assignment %v names a broker other than %d", kerr.InvalidReplicaAssignment, a.Replicas, s.cfg.NodeID)
+				if len(a.Replicas) != 1 || a.Replicas[0] != s.config().NodeID {
+					err = fmt.Errorf("%w: assignment %v names a broker other than %d", kerr.InvalidReplicaAssignment, a.Replicas, s.config().NodeID)
 				}
 			}
 			if err == nil && rt.Assignment != nil && int32(len(rt.Assignment)) != rt.Count-int32(len(t.parts)) {

@@ -21,8 +21,8 @@ func (s *Server) handleDescribeCluster(r *request, req *kmsg.DescribeClusterRequ
 	}
 	adv := s.advertisedFor(r.c.listener)
 	resp.ClusterID = s.clusterID
-	resp.ControllerID = s.cfg.NodeID
+	resp.ControllerID = s.config().NodeID
 	resp.ClusterAuthorizedOperations = -2147483648
-	resp.Brokers = []kmsg.DescribeClusterResponseBroker{{NodeID: s.cfg.NodeID, Host: adv.Host, Port: int32(adv.Port)}}
+	resp.Brokers = []kmsg.DescribeClusterResponseBroker{{NodeID: s.config().NodeID, Host: adv.Host, Port: int32(adv.Port)}}
 	return resp, nil
 }

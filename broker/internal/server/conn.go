@@ -127,8 +127,8 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if size < 8 || size > c.s.cfg.SocketRequestMaxBytes {
-			return fmt.Errorf("request size %d outside [8, socket.request.max.bytes=%d]", size, c.s.cfg.SocketRequestMaxBytes)
+		if size < 8 || size > c.s.config().SocketRequestMaxBytes {
+			return fmt.Errorf("request size %d outside [8, socket.request.max.bytes=%d]", size, c.s.config().SocketRequestMaxBytes)
 		}
 		bp := c.s.bufs.get(int(size))
 		body := (*bp)[:size]

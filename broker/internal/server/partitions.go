@@ -156,7 +156,7 @@ func partDirName(topic string, idx int32) string {
 func (r *registry) findDir(topic string, idx int32) string {
 	name := partDirName(topic, idx)
 	best, bestN := "", -1
-	for _, d := range r.s.cfg.LogDirs {
+	for _, d := range r.s.config().LogDirs {
 		if st, err := os.Stat(filepath.Join(d, name)); err == nil && st.IsDir() {
 			return filepath.Join(d, name)
 		}
@@ -170,7 +170,7 @@ func (r *registry) findDir(topic string, idx int32) string {
 
 // open opens (or creates) the logs of a topic from the metadata image.
 func (r *registry) open(mt *meta.Topic) (*topicState, error) {
-	cfg, err := r.s.cfg.Topic(mt.Configs)
+	cfg, err := r.s.config().Topic(mt.Configs)
 	if err != nil {
 		return nil, fmt.Errorf("topic %s: %w", mt.Name, err)
 	}
@@ -215,7 +215,7 @@ func (r *registry) load() error {
 			known[p.dir] = true
 		}
 	}
-	for _, d := range r.s.cfg.LogDirs {
+	for _, d := range r.s.config().LogDirs {
 		ents, err := os.ReadDir(d)
 		if err != nil {
 			return fmt.Errorf("server: reading log dir: %w", err)
@@ -264,10 +264,10 @@ func (r *registry) create(name string, partitions int32, rf int16, configs map[s
 		return nil, err
 	}
 	if partitions == -1 {
-		partitions = r.s.cfg.NumPartitions
+		partitions = r.s.config().NumPartitions
 	}
 	if rf == -1 {
-		rf = r.s.cfg.DefaultReplicationFactor
+		rf = r.s.config().DefaultReplicationFactor
 	}
 	if partitions <= 0 {
 		return nil, fmt.Errorf("%w: number of partitions must be larger than 0", kerr.InvalidPartitions)
@@ -284,7 +284,7 @@ func (r *registry) create(name string, partitions int32, rf int16, configs map[s
 	if err := config.ValidateTopicConfigs(configs); err != nil {
 		return nil, err
 	}
-	if _, err := r.s.cfg.Topic(configs); err != nil {
+	if _, err := r.s.config().Topic(configs); err != nil {
 		return nil, fmt.Errorf("%w: %v", kerr.InvalidConfig, err)
 	}
 	r.adminMu.Lock()
@@ -322,7 +322,7 @@ func (r *registry) create(name string, partitions int32, rf int16, configs map[s
 }
 
 func (r *registry) newAssignment() meta.Partition {
-	n := r.s.cfg.NodeID
+	n := r.s.config().NodeID
 	return meta.Partition{Replicas: []int32{n}, ISR: []int32{n}, Leader: n}
 }
 

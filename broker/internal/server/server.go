@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -54,7 +55,11 @@ type boundListener struct {
 
 // Server is one broker's network server and partition owner.
 type Server struct {
-	cfg       *config.Broker
+	// cfg is the effective broker config: static settings with the dynamic
+	// per-broker and cluster-default layers on top. AlterConfigs swaps it
+	// whole, so readers call [Server.config] once per use and never see a
+	// half-applied change.
+	cfg       atomic.Pointer[config.Broker]
 	log       *slog.Logger
 	clusterID string
 	meta      *meta.Store
@@ -102,7 +107,6 @@ func New(cfg *config.Broker, logger *slog.Logger) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:        cfg,
 		log:        logger,
 		clusterID:  clusterID,
 		meta:       store,
@@ -111,6 +115,7 @@ func New(cfg *config.Broker, logger *slog.Logger) (*Server, error) {
 		advertised: map[string]config.Listener{},
 		conns:      map[net.Conn]struct{}{},
 	}
+	s.cfg.Store(cfg)
 	s.parts = newRegistry(s)
 	if err := s.parts.load(); err != nil {
 		s.parts.closeAll()
@@ -135,8 +140,8 @@ func New(cfg *config.Broker, logger *slog.Logger) (*Server, error) {
 }
 
 func (s *Server) listen() error {
-	for _, l := range s.cfg.Listeners {
-		if slices.Contains(s.cfg.ControllerListenerNames, l.Name) {
+	for _, l := range s.config().Listeners {
+		if slices.Contains(s.config().ControllerListenerNames, l.Name) {
 			continue // the controller quorum is not served yet on a single node
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(l.Host, strconv.Itoa(l.Port)))
@@ -145,7 +150,7 @@ func (s *Server) listen() error {
 			return fmt.Errorf("server: listener %s: %w", l, err)
 		}
 		s.listeners = append(s.listeners, boundListener{l.Name, ln})
-		a, err := s.cfg.Advertise(l.Name, ln.Addr().(*net.TCPAddr).Port, os.Hostname)
+		a, err := s.config().Advertise(l.Name, ln.Addr().(*net.TCPAddr).Port, os.Hostname)
 		if err != nil {
 			s.closeListeners()
 			return fmt.Errorf("server: %w", err)
@@ -164,6 +169,10 @@ func (s *Server) closeListeners() {
 	}
 	s.listeners = nil
 }
+
+// config returns the current effective broker config. The value is
+// immutable; a dynamic config change replaces it.
+func (s *Server) config() *config.Broker { return s.cfg.Load() }
 
 // Addrs returns the bound address of every client listener.
 func (s *Server) Addrs() []string {
@@ -200,7 +209,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer s.wg.Done()
 		s.runCleaner()
 	}()
-	s.log.Info("broker serving", "listeners", s.Addrs(), "node.id", s.cfg.NodeID, "cluster.id", s.clusterID, "log.dirs", s.cfg.LogDirs)
+	s.log.Info("broker serving", "listeners", s.Addrs(), "node.id", s.config().NodeID, "cluster.id", s.clusterID, "log.dirs", s.config().LogDirs)
 	<-s.ctx.Done()
 	return s.Close()
 }
@@ -249,8 +258,8 @@ func (s *Server) acceptLoop(bl boundListener) {
 
 // housekeeping runs retention and time-based flushes on their intervals.
 func (s *Server) housekeeping() {
-	retention := time.Duration(s.cfg.LogRetentionCheckIntervalMs) * time.Millisecond
-	flush := time.Duration(s.cfg.LogFlushSchedulerIntervalMs) * time.Millisecond
+	retention := time.Duration(s.config().LogRetentionCheckIntervalMs) * time.Millisecond
+	flush := time.Duration(s.config().LogFlushSchedulerIntervalMs) * time.Millisecond
 	if flush <= 0 || flush > time.Hour {
 		flush = time.Hour
 	}
