@@ -1,5 +1,6 @@
 // Package meta holds the cluster metadata image: topics, their partitions and
-// replica assignments, leaders, leader epochs and topic config overrides.
+// replica assignments, leaders, leader epochs, topic config overrides and
+// dynamic broker configs.
 //
 // The image changes only by applying [Record]s, and [Image.Apply] is
 // deterministic: no clocks, no I/O, no goroutines. Today a single node keeps
@@ -14,6 +15,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 )
 
 // Sentinel errors returned by [Image.Apply].
@@ -67,6 +69,7 @@ type Record struct {
 	AddPartitions *AddPartitions       `json:"addPartitions,omitempty"`
 	TopicConfig   *TopicConfig         `json:"topicConfig,omitempty"`
 	Leader        *PartitionLeadership `json:"leader,omitempty"`
+	BrokerConfig  *BrokerConfig        `json:"brokerConfig,omitempty"`
 }
 
 // DeleteTopic removes a topic.
@@ -86,6 +89,18 @@ type TopicConfig struct {
 	Configs map[string]string `json:"configs"`
 }
 
+// BrokerConfig replaces the dynamic configs of one broker resource, named
+// as Kafka names them: a node id ("1") for that broker's own settings, or
+// "" for the cluster-wide default every broker falls back to. An empty
+// Configs removes the resource's dynamic configs. The configs live in the
+// metadata log, not in server.properties, so that (as with Kafka's KRaft
+// ConfigRecords) every broker sees the cluster default and a change
+// survives restarts.
+type BrokerConfig struct {
+	Broker  string            `json:"broker"`
+	Configs map[string]string `json:"configs"`
+}
+
 // PartitionLeadership sets a partition's leader, epoch and ISR.
 type PartitionLeadership struct {
 	ID          TopicID `json:"id"`
@@ -101,11 +116,14 @@ type PartitionLeadership struct {
 type Image struct {
 	byName map[string]*Topic
 	byID   map[TopicID]*Topic
+	// brokers holds the dynamic configs per broker resource name ("" is
+	// the cluster default); resources without configs are absent.
+	brokers map[string]map[string]string
 }
 
 // NewImage returns an empty image.
 func NewImage() *Image {
-	return &Image{byName: map[string]*Topic{}, byID: map[TopicID]*Topic{}}
+	return &Image{byName: map[string]*Topic{}, byID: map[TopicID]*Topic{}, brokers: map[string]map[string]string{}}
 }
 
 // Apply applies one record. It fails, changing nothing, when the record does
@@ -157,6 +175,16 @@ func (im *Image) Apply(r Record) error {
 		}
 		p := &t.Partitions[l.Partition]
 		p.Leader, p.LeaderEpoch, p.ISR = l.Leader, l.LeaderEpoch, slices.Clone(l.ISR)
+	case r.BrokerConfig != nil:
+		bc := r.BrokerConfig
+		if bc.Broker != "" && !isNodeID(bc.Broker) {
+			return fmt.Errorf("%w: broker config resource %q is neither \"\" nor a node id", ErrBadRecord, bc.Broker)
+		}
+		if len(bc.Configs) == 0 {
+			delete(im.brokers, bc.Broker)
+		} else {
+			im.brokers[bc.Broker] = maps.Clone(bc.Configs)
+		}
 	default:
 		return fmt.Errorf("%w: empty record", ErrBadRecord)
 	}
@@ -191,11 +219,32 @@ func (im *Image) Topics() []*Topic {
 	return out
 }
 
+// BrokerConfigs returns a copy of the dynamic configs of a broker resource:
+// a node id, or "" for the cluster default. It is empty, never nil, when
+// none are set.
+func (im *Image) BrokerConfigs(broker string) map[string]string {
+	out := maps.Clone(im.brokers[broker])
+	if out == nil {
+		out = map[string]string{}
+	}
+	return out
+}
+
 // Snapshot returns records that rebuild the image from empty.
 func (im *Image) Snapshot() []Record {
 	var out []Record
 	for _, t := range im.Topics() {
 		out = append(out, Record{CreateTopic: t})
 	}
+	for _, name := range slices.Sorted(maps.Keys(im.brokers)) {
+		out = append(out, Record{BrokerConfig: &BrokerConfig{Broker: name, Configs: maps.Clone(im.brokers[name])}})
+	}
 	return out
+}
+
+// isNodeID reports whether s is a node id as Kafka writes one: a
+// non-negative decimal int32 with no sign or leading zeros.
+func isNodeID(s string) bool {
+	n, err := strconv.ParseInt(s, 10, 32)
+	return err == nil && n >= 0 && strconv.FormatInt(n, 10) == s
 }

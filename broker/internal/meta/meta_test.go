@@ -70,3 +70,64 @@ func TestImageCopiesAreIndependent(t *testing.T) {
 		t.Fatalf("bad partition: %v", err)
 	}
 }
+
+func TestBrokerConfigsReplayAndCompaction(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []Record{
+		{BrokerConfig: &BrokerConfig{Broker: "", Configs: map[string]string{"log.retention.ms": "1000"}}},
+		{BrokerConfig: &BrokerConfig{Broker: "1", Configs: map[string]string{"message.max.bytes": "2000", "log.retention.ms": "5"}}},
+		{BrokerConfig: &BrokerConfig{Broker: "1", Configs: map[string]string{"message.max.bytes": "3000"}}}, // replaces, not merges
+		{BrokerConfig: &BrokerConfig{Broker: "2", Configs: map[string]string{"log.retention.ms": "7"}}},
+		{BrokerConfig: &BrokerConfig{Broker: "2"}}, // empty removes
+	}
+	for _, r := range recs {
+		if err := s.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, bad := range []string{"x", "-1", "01", " 1"} {
+		if err := s.Append(Record{BrokerConfig: &BrokerConfig{Broker: bad, Configs: map[string]string{"a": "b"}}}); !errors.Is(err, ErrBadRecord) {
+			t.Errorf("broker %q: got %v, want ErrBadRecord", bad, err)
+		}
+	}
+	check := func(s *Store) {
+		t.Helper()
+		s.View(func(im *Image) {
+			if got := im.BrokerConfigs(""); len(got) != 1 || got["log.retention.ms"] != "1000" {
+				t.Errorf("cluster default: %v", got)
+			}
+			if got := im.BrokerConfigs("1"); len(got) != 1 || got["message.max.bytes"] != "3000" {
+				t.Errorf("broker 1: %v", got)
+			}
+			if got := im.BrokerConfigs("2"); got == nil || len(got) != 0 {
+				t.Errorf("broker 2: %v, want empty", got)
+			}
+			im.BrokerConfigs("1")["message.max.bytes"] = "changed"
+			if im.BrokerConfigs("1")["message.max.bytes"] != "3000" {
+				t.Error("image changed through a copy")
+			}
+		})
+	}
+	check(s)
+	s.Close()
+
+	s, err = OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(s)
+	// The compacted form (a snapshot) keeps broker configs too.
+	if err := s.rewrite(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = OpenStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check(s)
+}
