@@ -116,7 +116,8 @@ func (m UpdateMode) String() string {
 	return "read-only"
 }
 
-// Sentinel errors; every [*KeyError] matches exactly one of them.
+// Sentinel errors; every [*KeyError] matches exactly one of them or
+// [ErrBadOp].
 var (
 	// ErrUnknownKey: the key is not a config Sluice knows.
 	ErrUnknownKey = errors.New("config: unknown key")
@@ -135,7 +136,7 @@ type KeyError struct {
 	Value    string
 	Expected string // what would have been accepted, or the conflict
 	Suggest  string // for an unknown key, a known key one typo away
-	Kind     error  // ErrUnknownKey, ErrInvalidValue or ErrConflict
+	Kind     error  // ErrUnknownKey, ErrInvalidValue, ErrConflict or ErrBadOp
 	// kafka is an extra error to match (kerr.InvalidConfig for topic
 	// configs), so protocol handlers can map the error to a code.
 	kafka error
@@ -149,7 +150,7 @@ func (e *KeyError) Error() string {
 			msg += fmt.Sprintf(" (did you mean %q?)", e.Suggest)
 		}
 		return msg
-	case errors.Is(e.Kind, ErrConflict):
+	case errors.Is(e.Kind, ErrConflict), errors.Is(e.Kind, ErrBadOp):
 		return fmt.Sprintf("config: %s=%q: %s", e.Key, e.Value, e.Expected)
 	}
 	return fmt.Sprintf("config: %s=%q is invalid: expected %s", e.Key, e.Value, e.Expected)

@@ -17,6 +17,14 @@
 //	t, err := b.Topic(overrides)                    // effective topic config
 //	entries := b.DescribeTopic(overrides, true, true) // for DescribeConfigs
 //
+// Dynamic broker configs (AlterConfigs on a BROKER resource) are two more
+// layers over the static ones, per broker and cluster default:
+//
+//	per, def := b.Dynamic()
+//	def, err = b.ApplyBrokerOps(def, ops)  // IncrementalAlterConfigs
+//	next, err := b.WithDynamic(per, def)   // validated; b is unchanged
+//	over, err := b.ApplyTopicOps(t.Configs, ops)
+//
 // Every error that names a key is a [*KeyError]; match the kind with
 // errors.Is against [ErrUnknownKey], [ErrInvalidValue] or [ErrConflict].
 // Errors from [ValidateTopicConfigs] and [Broker.Topic] also match
