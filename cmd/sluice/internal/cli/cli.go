@@ -1,7 +1,8 @@
-// Package cli holds Sluice's client commands — topics, produce, consume and
-// perf — which talk to any Kafka-protocol cluster (Apache Kafka, Redpanda,
-// Sluice) through franz-go only. They mirror Kafka's own tools
-// (kafka-topics, kafka-console-producer/consumer, kafka-*-perf-test) so that
+// Package cli holds Sluice's client commands — topics, produce, consume,
+// groups, configs and perf — which talk to any Kafka-protocol cluster
+// (Apache Kafka, Redpanda, Sluice) through franz-go only. They mirror
+// Kafka's own tools (kafka-topics, kafka-console-producer/consumer,
+// kafka-consumer-groups, kafka-configs, kafka-*-perf-test) so that
 // their users feel at home, with broker defaults where Kafka's tools demand
 // flags, and errors that say what to do next.
 //
@@ -55,13 +56,13 @@ type app struct {
 	brokers string
 }
 
-// AddCommands adds the client commands (topics, produce, consume, perf) and
-// the persistent -b/--bootstrap-server flag to root.
+// AddCommands adds the client commands (topics, produce, consume, groups,
+// configs, perf) and the persistent -b/--bootstrap-server flag to root.
 func AddCommands(root *cobra.Command) {
 	a := &app{root: root}
 	root.PersistentFlags().StringVarP(&a.brokers, "bootstrap-server", "b", DefaultBrokers,
 		"comma-separated host:port list of brokers to bootstrap from (env "+EnvBrokers+")")
-	root.AddCommand(a.topicsCmd(), a.produceCmd(), a.consumeCmd(), a.perfCmd())
+	root.AddCommand(a.topicsCmd(), a.produceCmd(), a.consumeCmd(), a.groupsCmd(), a.configsCmd(), a.perfCmd())
 }
 
 // seeds returns the bootstrap servers: the flag if given, else EnvBrokers,
@@ -107,13 +108,16 @@ func (a *app) newClient(opts ...kgo.Opt) (*kgo.Client, error) {
 	return cl, nil
 }
 
-// newAdmin returns an admin client and a function that closes it.
-func (a *app) newAdmin() (*kadm.Client, func(), error) {
+// openAdmin returns an admin client, a context for its requests bounded by
+// adminTimeout (so an unreachable cluster fails in seconds), and a function
+// that releases both. Every admin command starts with it.
+func (a *app) openAdmin(cmd *cobra.Command) (*kadm.Client, context.Context, func(), error) {
 	cl, err := a.newClient()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return kadm.NewClient(cl), cl.Close, nil
+	ctx, cancel := withTimeout(cmd)
+	return kadm.NewClient(cl), ctx, func() { cancel(); cl.Close() }, nil
 }
 
 // explain turns a low-level error into one that says what to do next. It

@@ -207,13 +207,11 @@ poll:
 // typo fails at once instead of waiting for records that never come. It
 // returns all partitions of the topic.
 func (a *app) checkTopic(cmd *cobra.Command, topic string, want []int32) ([]int32, error) {
-	adm, done, err := a.newAdmin()
+	adm, ctx, done, err := a.openAdmin(cmd)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	ctx, cancel := withTimeout(cmd)
-	defer cancel()
 	tds, err := adm.ListTopics(ctx, topic)
 	if err != nil {
 		return nil, a.explain(fmt.Errorf("looking up topic %q: %w", topic, err))

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -106,13 +105,11 @@ defaults (num.partitions, default.replication.factor) apply.`,
 			if err != nil {
 				return err
 			}
-			adm, done, err := a.newAdmin()
+			adm, ctx, done, err := a.openAdmin(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			ctx, cancel := withTimeout(cmd)
-			defer cancel()
 			create := adm.CreateTopics
 			if validateOnly {
 				create = adm.ValidateCreateTopics
@@ -188,6 +185,9 @@ type configInfo struct {
 	Value     string `json:"value"`
 	Source    string `json:"source"`
 	Sensitive bool   `json:"sensitive,omitempty"`
+	// Synonyms are the fallbacks in order of precedence; only
+	// `configs describe -o json` fills them.
+	Synonyms []configSynonym `json:"synonyms,omitempty"`
 }
 
 func (a *app) topicsListCmd() *cobra.Command {
@@ -204,13 +204,11 @@ func (a *app) topicsListCmd() *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			adm, done, err := a.newAdmin()
+			adm, ctx, done, err := a.openAdmin(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			ctx, cancel := withTimeout(cmd)
-			defer cancel()
 			tds, err := adm.ListTopicsWithInternal(ctx)
 			if err != nil {
 				return a.explain(fmt.Errorf("listing topics: %w", err))
@@ -257,13 +255,11 @@ every non-internal topic.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			adm, done, err := a.newAdmin()
+			adm, ctx, done, err := a.openAdmin(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			ctx, cancel := withTimeout(cmd)
-			defer cancel()
 			tds, err := adm.ListTopics(ctx, args...)
 			if err != nil {
 				return a.explain(fmt.Errorf("describing topics: %w", err))
@@ -352,11 +348,7 @@ func describeInfo(td kadm.TopicDetail, cfgs kadm.ResourceConfigs) topicInfo {
 			if c.Source == kmsg.ConfigSourceDefaultConfig || c.Source == kmsg.ConfigSourceUnknown {
 				continue
 			}
-			v := c.MaybeValue()
-			if c.Sensitive {
-				v = "(sensitive)"
-			}
-			ti.Configs = append(ti.Configs, configInfo{Key: c.Key, Value: v, Source: c.Source.String(), Sensitive: c.Sensitive})
+			ti.Configs = append(ti.Configs, toConfigInfo(c, false))
 		}
 		slices.SortFunc(ti.Configs, func(x, y configInfo) int { return strings.Compare(x.Key, y.Key) })
 	}
@@ -376,13 +368,11 @@ func (a *app) topicsDeleteCmd() *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			adm, done, err := a.newAdmin()
+			adm, ctx, done, err := a.openAdmin(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			ctx, cancel := withTimeout(cmd)
-			defer cancel()
 			resps, err := adm.DeleteTopics(ctx, args...)
 			if err != nil {
 				return a.explain(fmt.Errorf("deleting topics: %w", err))
@@ -427,15 +417,6 @@ func (a *app) topicsDeleteCmd() *cobra.Command {
 	return cmd
 }
 
-// Kafka API keys of the two config-altering requests.
-const (
-	alterConfigsKey            = 33
-	incrementalAlterConfigsKey = 44
-)
-
-// ErrUnsupported marks a request the cluster does not implement.
-var ErrUnsupported = errors.New("not supported by the cluster")
-
 func (a *app) topicsAlterCmd() *cobra.Command {
 	var (
 		partitions int32
@@ -465,13 +446,11 @@ override set is rewritten with AlterConfigs instead.`,
 			if err != nil {
 				return err
 			}
-			adm, done, err := a.newAdmin()
+			adm, ctx, done, err := a.openAdmin(cmd)
 			if err != nil {
 				return err
 			}
 			defer done()
-			ctx, cancel := withTimeout(cmd)
-			defer cancel()
 			var results []result
 			if partitions >= 0 {
 				resps, err := adm.UpdatePartitions(ctx, int(partitions), name)
@@ -492,7 +471,7 @@ override set is rewritten with AlterConfigs instead.`,
 				results = append(results, result{name, fmt.Sprintf("partitions=%d", partitions)})
 			}
 			if len(sets) > 0 || len(deletes) > 0 {
-				note, err := alterConfigs(ctx, adm, name, sets, deletes)
+				note, err := alterConfigs(ctx, adm, topicEntity(name), sets, deletes)
 				if err != nil {
 					return a.explain(err)
 				}
@@ -516,86 +495,4 @@ override set is rewritten with AlterConfigs instead.`,
 	f.StringArrayVar(&deletes, "delete-config", nil, "remove a topic config override, back to the broker default (repeatable)")
 	addOutputFlag(cmd, &output)
 	return cmd
-}
-
-// alterConfigs sets and deletes topic config overrides. It uses
-// IncrementalAlterConfigs when the broker has it; otherwise it reads the
-// current overrides and writes the merged set with the older AlterConfigs,
-// which replaces all overrides at once, and returns a note saying so.
-func alterConfigs(ctx context.Context, adm *kadm.Client, topic string, sets map[string]*string, deletes []string) (string, error) {
-	incremental, legacy := true, true
-	if vs, err := adm.ApiVersions(ctx); err == nil {
-		for _, v := range vs.Sorted() {
-			if v.Err != nil {
-				continue
-			}
-			if _, ok := v.KeyMaxVersion(incrementalAlterConfigsKey); !ok {
-				incremental = false
-			}
-			if _, ok := v.KeyMaxVersion(alterConfigsKey); !ok {
-				legacy = false
-			}
-		}
-	}
-	if !incremental && !legacy {
-		return "", fmt.Errorf("altering configs of %q: IncrementalAlterConfigs and AlterConfigs are %w; set configs when creating the topic (`sluice topics create %s --config k=v`): %w",
-			topic, ErrUnsupported, topic, kerr.UnsupportedVersion)
-	}
-	var (
-		alters []kadm.AlterConfig
-		resps  kadm.AlterConfigsResponses
-		err    error
-		note   string
-	)
-	if incremental {
-		for k, v := range sets {
-			alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: v})
-		}
-		for _, k := range deletes {
-			alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
-		}
-		resps, err = adm.AlterTopicConfigs(ctx, alters, topic)
-	} else {
-		note = "note: the broker does not support IncrementalAlterConfigs (Kafka < 2.3); rewrote all overrides of " + topic + " with AlterConfigs, which races with concurrent config changes"
-		cur, derr := adm.DescribeTopicConfigs(ctx, topic)
-		if derr != nil {
-			return "", fmt.Errorf("reading configs of %q: %w", topic, derr)
-		}
-		rc, derr := cur.On(topic, nil)
-		if derr == nil && rc.Err != nil {
-			derr = rc.Err
-		}
-		if derr != nil {
-			return "", fmt.Errorf("reading configs of %q: %w", topic, derr)
-		}
-		merged := map[string]*string{}
-		for _, c := range rc.Configs {
-			if c.Source == kmsg.ConfigSourceDynamicTopicConfig {
-				merged[c.Key] = c.Value
-			}
-		}
-		for k, v := range sets {
-			merged[k] = v
-		}
-		for _, k := range deletes {
-			delete(merged, k)
-		}
-		for k, v := range merged {
-			alters = append(alters, kadm.AlterConfig{Name: k, Value: v})
-		}
-		resps, err = adm.AlterTopicConfigsState(ctx, alters, topic)
-	}
-	if err != nil {
-		return "", fmt.Errorf("altering configs of %q: %w", topic, err)
-	}
-	r, err := resps.On(topic, nil)
-	switch {
-	case err != nil:
-		return "", fmt.Errorf("altering configs of %q: no answer from the broker: %w", topic, err)
-	case errors.Is(r.Err, kerr.UnknownTopicOrPartition):
-		return "", fmt.Errorf("topic %q does not exist; see the topics there are with `sluice topics list`: %w", topic, r.Err)
-	case r.Err != nil:
-		return "", fmt.Errorf("altering configs of %q: %w", topic, kafkaErr(r.Err, r.ErrMessage))
-	}
-	return note, nil
 }

@@ -1,0 +1,861 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Sentinel errors of the groups commands.
+var (
+	// ErrUnknownGroup marks a consumer group the cluster does not know.
+	ErrUnknownGroup = errors.New("unknown consumer group")
+	// ErrGroupActive marks a change refused because the group has
+	// members; Kafka only lets offsets be reset or groups be deleted when
+	// no consumer is running.
+	ErrGroupActive = errors.New("consumer group is active")
+	// ErrNoCommittedOffset marks a --shift-by on a partition the group
+	// never committed, which has nothing to shift from.
+	ErrNoCommittedOffset = errors.New("no committed offset")
+)
+
+// groupStates are the group states Kafka reports, canonically spelled;
+// --state matches them case-insensitively as kafka-consumer-groups does.
+var groupStates = []string{"Empty", "Stable", "PreparingRebalance", "CompletingRebalance", "Dead", "Assigning", "Reconciling", "NotReady"}
+
+func (a *app) groupsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "groups",
+		Short: "List, describe, delete consumer groups and reset their offsets (like kafka-consumer-groups)",
+	}
+	cmd.AddCommand(a.groupsListCmd(), a.groupsDescribeCmd(), a.groupsDeleteCmd(), a.groupsResetCmd(), a.groupsDeleteOffsetsCmd())
+	return cmd
+}
+
+// listedGroup is the JSON shape of `groups list`.
+type listedGroup struct {
+	Group        string `json:"group"`
+	State        string `json:"state"`
+	ProtocolType string `json:"protocol_type"`
+}
+
+// canonicalStates validates --state values, which may be comma lists, and
+// returns them in Kafka's spelling.
+func canonicalStates(vals []string) ([]string, error) {
+	var out []string
+	for _, v := range vals {
+		for _, s := range splitList(v) {
+			i := slices.IndexFunc(groupStates, func(g string) bool { return strings.EqualFold(g, s) })
+			if i < 0 {
+				return nil, fmt.Errorf("%w: --state %q: use one of %s", ErrUsage, s, strings.Join(groupStates, ", "))
+			}
+			out = append(out, groupStates[i])
+		}
+	}
+	return out, nil
+}
+
+func (a *app) groupsListCmd() *cobra.Command {
+	var (
+		states []string
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List consumer groups with their state and protocol type",
+		Example: `  sluice groups list
+  sluice groups list --state Empty,Dead`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			want, err := canonicalStates(states)
+			if err != nil {
+				return err
+			}
+			adm, ctx, done, err := a.openAdmin(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			lgs, err := adm.ListGroups(ctx, want...)
+			if err != nil {
+				return a.explain(fmt.Errorf("listing groups: %w", err))
+			}
+			infos := []listedGroup{}
+			for _, g := range lgs.Sorted() {
+				// Filter here too: brokers before Kafka 2.6 ignore the filter.
+				if len(want) > 0 && !slices.Contains(want, g.State) {
+					continue
+				}
+				infos = append(infos, listedGroup{Group: g.Group, State: g.State, ProtocolType: g.ProtocolType})
+			}
+			if output == outputJSON {
+				return writeJSON(cmd.OutOrStdout(), infos)
+			}
+			t := newTable(cmd.OutOrStdout(), "GROUP", "STATE", "PROTOCOL-TYPE")
+			for _, g := range infos {
+				t.row(g.Group, orDash(g.State), orDash(g.ProtocolType))
+			}
+			return t.flush()
+		},
+	}
+	cmd.Flags().StringSliceVar(&states, "state", nil, "only groups in these states (comma-separated or repeated): "+strings.Join(groupStates, ", "))
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+// groupDescription is the JSON shape of `groups describe`: the group, its
+// members and, per partition it owns or has committed, the offsets and lag.
+type groupDescription struct {
+	Group              string       `json:"group"`
+	State              string       `json:"state"`
+	ProtocolType       string       `json:"protocol_type"`
+	AssignmentStrategy string       `json:"assignment_strategy"`
+	Coordinator        string       `json:"coordinator"`
+	CoordinatorID      int32        `json:"coordinator_id"`
+	Members            []memberInfo `json:"members"`
+	Offsets            []offsetRow  `json:"offsets"`
+}
+
+type memberInfo struct {
+	MemberID   string            `json:"member_id"`
+	InstanceID string            `json:"instance_id,omitempty"`
+	ClientID   string            `json:"client_id"`
+	Host       string            `json:"host"`
+	Assignment []topicPartitions `json:"assignment"`
+}
+
+type topicPartitions struct {
+	Topic      string  `json:"topic"`
+	Partitions []int32 `json:"partitions"`
+}
+
+// offsetRow is one partition of a described group. Committed, LogEnd and
+// Lag are null when unknown (no commit; the partition could not be
+// listed), which the table prints as "-", as Kafka's tool does.
+type offsetRow struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Committed *int64 `json:"committed"`
+	LogEnd    *int64 `json:"log_end"`
+	Lag       *int64 `json:"lag"`
+	MemberID  string `json:"member_id,omitempty"`
+	Host      string `json:"host,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+}
+
+// describeGroup gathers one group's state, members, committed offsets and
+// log end offsets. A group the coordinator reports as Dead or not found
+// gives ErrUnknownGroup.
+func (a *app) describeGroup(ctx context.Context, adm *kadm.Client, group string) (groupDescription, error) {
+	dgs, err := adm.DescribeGroups(ctx, group)
+	if err != nil {
+		return groupDescription{}, a.explain(fmt.Errorf("describing group %q: %w", group, err))
+	}
+	dg, err := dgs.On(group, nil)
+	switch {
+	case err != nil:
+		return groupDescription{}, fmt.Errorf("describing group %q: no answer from the broker: %w", group, err)
+	case errors.Is(dg.Err, kerr.GroupIDNotFound), dg.Err == nil && dg.State == "Dead":
+		return groupDescription{}, unknownGroup(group, dg.Err)
+	case dg.Err != nil:
+		return groupDescription{}, fmt.Errorf("describing group %q: %w", group, kafkaErr(dg.Err, dg.ErrMessage))
+	}
+	d := groupDescription{
+		Group: group, State: dg.State, ProtocolType: dg.ProtocolType, AssignmentStrategy: dg.Protocol,
+		Coordinator: fmt.Sprintf("%s:%d", dg.Coordinator.Host, dg.Coordinator.Port), CoordinatorID: dg.Coordinator.NodeID,
+		Members: []memberInfo{}, Offsets: []offsetRow{},
+	}
+	type tp struct {
+		t string
+		p int32
+	}
+	rows := map[tp]*offsetRow{}
+	for _, m := range dg.Members {
+		mi := memberInfo{MemberID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, Assignment: []topicPartitions{}}
+		if m.InstanceID != nil {
+			mi.InstanceID = *m.InstanceID
+		}
+		if c, ok := m.Assigned.AsConsumer(); ok {
+			for _, t := range c.Topics {
+				ps := slices.Sorted(slices.Values(t.Partitions))
+				mi.Assignment = append(mi.Assignment, topicPartitions{Topic: t.Topic, Partitions: ps})
+				for _, p := range ps {
+					rows[tp{t.Topic, p}] = &offsetRow{Topic: t.Topic, Partition: p, MemberID: m.MemberID, Host: m.ClientHost, ClientID: m.ClientID}
+				}
+			}
+			slices.SortFunc(mi.Assignment, func(x, y topicPartitions) int { return strings.Compare(x.Topic, y.Topic) })
+		}
+		d.Members = append(d.Members, mi)
+	}
+	commits, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return d, a.explain(fmt.Errorf("fetching the committed offsets of group %q: %w", group, err))
+	}
+	commits.Each(func(o kadm.OffsetResponse) {
+		if o.Err != nil || o.At < 0 {
+			return
+		}
+		r := rows[tp{o.Topic, o.Partition}]
+		if r == nil {
+			r = &offsetRow{Topic: o.Topic, Partition: o.Partition}
+			rows[tp{o.Topic, o.Partition}] = r
+		}
+		r.Committed = ptr(o.At)
+	})
+	var topics []string
+	for k := range rows {
+		if !slices.Contains(topics, k.t) {
+			topics = append(topics, k.t)
+		}
+	}
+	if len(topics) > 0 {
+		ends, err := adm.ListEndOffsets(ctx, topics...)
+		if err != nil && ends == nil {
+			return d, a.explain(fmt.Errorf("listing the log end offsets of group %q's topics: %w", group, err))
+		}
+		for k, r := range rows {
+			if e, ok := ends.Lookup(k.t, k.p); ok && e.Err == nil && e.Offset >= 0 {
+				r.LogEnd = ptr(e.Offset)
+				if r.Committed != nil {
+					r.Lag = ptr(e.Offset - *r.Committed)
+				}
+			}
+		}
+	}
+	for _, r := range rows {
+		d.Offsets = append(d.Offsets, *r)
+	}
+	slices.SortFunc(d.Offsets, func(x, y offsetRow) int {
+		if c := strings.Compare(x.Topic, y.Topic); c != 0 {
+			return c
+		}
+		return int(x.Partition) - int(y.Partition)
+	})
+	return d, nil
+}
+
+func unknownGroup(group string, cause error) error {
+	if cause == nil {
+		cause = kerr.GroupIDNotFound
+	}
+	return fmt.Errorf("%w: consumer group %q does not exist; see the groups there are with `sluice groups list`: %w", ErrUnknownGroup, group, cause)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// orDash prints an empty value as "-", as Kafka's tools do.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func int64OrDash(v *int64) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatInt(*v, 10)
+}
+
+func (a *app) groupsDescribeCmd() *cobra.Command {
+	var (
+		members, state, offsets bool
+		output                  string
+	)
+	cmd := &cobra.Command{
+		Use:   "describe GROUP...",
+		Short: "Show a group's members, committed offsets, log end offsets and lag",
+		Long: `Show, per partition the group owns or has committed, the committed offset
+(CURRENT-OFFSET), the partition's log end offset (high watermark), the lag
+between them and the member that owns it, like kafka-consumer-groups
+--describe. --members lists the members with their assignment instead, and
+--state the group's state, coordinator and assignment strategy.`,
+		Example: `  sluice groups describe orders-service
+  sluice groups describe orders-service --members
+  sluice groups describe orders-service billing --state -o json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			adm, ctx, done, err := a.openAdmin(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			var (
+				descs []groupDescription
+				errs  []error
+			)
+			for _, g := range args {
+				d, err := a.describeGroup(ctx, adm, g)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				descs = append(descs, d)
+			}
+			if output == outputJSON {
+				if descs == nil {
+					descs = []groupDescription{}
+				}
+				if err := writeJSON(cmd.OutOrStdout(), descs); err != nil {
+					return err
+				}
+				return errors.Join(errs...)
+			}
+			w := cmd.OutOrStdout()
+			for i, d := range descs {
+				if i > 0 {
+					fmt.Fprintln(w)
+				}
+				if len(d.Members) == 0 && !state {
+					fmt.Fprintf(cmd.ErrOrStderr(), "Consumer group '%s' has no active members.\n", d.Group)
+				}
+				var err error
+				switch {
+				case members:
+					err = printMembers(w, d)
+				case state:
+					t := newTable(w, "GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS")
+					t.row(d.Group, fmt.Sprintf("%s (%d)", d.Coordinator, d.CoordinatorID), orDash(d.AssignmentStrategy), d.State, strconv.Itoa(len(d.Members)))
+					err = t.flush()
+				default:
+					t := newTable(w, "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID")
+					for _, r := range d.Offsets {
+						t.row(d.Group, r.Topic, strconv.Itoa(int(r.Partition)), int64OrDash(r.Committed), int64OrDash(r.LogEnd), int64OrDash(r.Lag),
+							orDash(r.MemberID), orDash(r.Host), orDash(r.ClientID))
+					}
+					err = t.flush()
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&offsets, "offsets", false, "show offsets and lag per partition (the default view)")
+	f.BoolVar(&members, "members", false, "show members with their assignment")
+	f.BoolVar(&state, "state", false, "show state, coordinator and assignment strategy")
+	cmd.MarkFlagsMutuallyExclusive("offsets", "members", "state")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func printMembers(w interface{ Write([]byte) (int, error) }, d groupDescription) error {
+	t := newTable(w, "GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS", "ASSIGNMENT")
+	for _, m := range d.Members {
+		n := 0
+		var as []string
+		for _, tp := range m.Assignment {
+			n += len(tp.Partitions)
+			as = append(as, tp.Topic+"("+joinInt32(tp.Partitions)+")")
+		}
+		t.row(d.Group, m.MemberID, orDash(m.Host), orDash(m.ClientID), strconv.Itoa(n), orDash(strings.Join(as, ",")))
+	}
+	return t.flush()
+}
+
+// groupResult is one line of a groups delete report.
+type groupResult struct {
+	Group  string `json:"group"`
+	Status string `json:"status"`
+}
+
+func (a *app) groupsDeleteCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "delete GROUP...",
+		Short: "Delete consumer groups and their committed offsets",
+		Long: `Delete groups with their committed offsets. As in Kafka, only a group with no
+running consumers (state Empty) can be deleted.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			adm, ctx, done, err := a.openAdmin(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			resps, err := adm.DeleteGroups(ctx, args...)
+			if err != nil && resps == nil {
+				return a.explain(fmt.Errorf("deleting groups: %w", err))
+			}
+			var (
+				results []groupResult
+				errs    []error
+			)
+			for _, g := range args {
+				r, ok := resps[g]
+				switch {
+				case !ok:
+					errs = append(errs, fmt.Errorf("deleting group %q: no answer from the broker: %w", g, err))
+				case errors.Is(r.Err, kerr.GroupIDNotFound):
+					errs = append(errs, unknownGroup(g, r.Err))
+				case errors.Is(r.Err, kerr.NonEmptyGroup):
+					errs = append(errs, fmt.Errorf("%w: group %q has running consumers and cannot be deleted; stop them first (`sluice groups describe %s --members` lists them): %w", ErrGroupActive, g, g, r.Err))
+				case r.Err != nil:
+					errs = append(errs, fmt.Errorf("deleting group %q: %w", g, kafkaErr(r.Err, r.ErrMessage)))
+				default:
+					results = append(results, groupResult{g, "deleted"})
+				}
+			}
+			if output == outputJSON {
+				if results == nil {
+					results = []groupResult{}
+				}
+				if err := writeJSON(cmd.OutOrStdout(), results); err != nil {
+					return err
+				}
+			} else {
+				for _, r := range results {
+					fmt.Fprintf(cmd.OutOrStdout(), "Deleted group %s.\n", r.Group)
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+// parseTopicSpec parses kafka-consumer-groups' --topic value: "orders"
+// for every partition, or "orders:0,2" for some.
+func parseTopicSpec(s string) (string, []int32, error) {
+	topic, parts, hasParts := strings.Cut(s, ":")
+	if err := validateTopicName(topic); err != nil {
+		return "", nil, fmt.Errorf("--topic %q: %w", s, err)
+	}
+	if !hasParts {
+		return topic, nil, nil
+	}
+	var ps []int32
+	for _, p := range strings.Split(parts, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(p), 10, 32)
+		if err != nil || n < 0 {
+			return "", nil, fmt.Errorf("%w: --topic %q: %q is not a partition number; want TOPIC or TOPIC:0,1,2", ErrUsage, s, p)
+		}
+		ps = append(ps, int32(n))
+	}
+	return topic, ps, nil
+}
+
+// resolvePartitions turns --topic specs into the set of partitions they
+// name, checking with the cluster that the topics and partitions exist.
+func (a *app) resolvePartitions(ctx context.Context, adm *kadm.Client, specs []string) (kadm.TopicsSet, error) {
+	want := map[string][]int32{}
+	var names []string
+	for _, s := range specs {
+		t, ps, err := parseTopicSpec(s)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := want[t]; !ok {
+			names = append(names, t)
+		}
+		if ps == nil {
+			want[t] = nil
+		} else if cur, ok := want[t]; !ok || cur != nil {
+			want[t] = append(cur, ps...)
+		}
+	}
+	tds, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return nil, a.explain(fmt.Errorf("looking up topics: %w", err))
+	}
+	set := kadm.TopicsSet{}
+	for _, t := range names {
+		td, ok := tds[t]
+		if !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+			return nil, fmt.Errorf("topic %q does not exist; see the topics there are with `sluice topics list`: %w", t, kerr.UnknownTopicOrPartition)
+		}
+		if td.Err != nil {
+			return nil, fmt.Errorf("looking up topic %q: %w", t, td.Err)
+		}
+		ps := want[t]
+		if ps == nil {
+			ps = td.Partitions.Numbers()
+		}
+		for _, p := range ps {
+			if _, ok := td.Partitions[p]; !ok {
+				return nil, fmt.Errorf("%w: topic %q has partitions 0-%d, not %d", ErrUsage, t, len(td.Partitions)-1, p)
+			}
+		}
+		set.Add(t, ps...)
+	}
+	return set, nil
+}
+
+// resetMode is how reset-offsets picks each partition's new offset.
+type resetMode struct {
+	flag     string // the flag that chose it, for messages
+	offset   int64  // --to-offset, --shift-by
+	datetime int64  // --to-datetime, in Unix milliseconds
+}
+
+// parseDatetime parses --to-datetime as kafka-consumer-groups does:
+// YYYY-MM-DDTHH:mm:SS with optional fractional seconds and an optional
+// zone (Z, ±hh:mm, ±hhmm or ±hh); without a zone the local one applies.
+func parseDatetime(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02T15:04:05Z07:00", "2006-01-02T15:04:05Z0700", "2006-01-02T15:04:05Z07"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	// Go accepts fractional seconds after the seconds field in any layout.
+	if t, err := time.ParseInLocation("2006-01-02T15:04:05", s, time.Local); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%w: --to-datetime %q: want YYYY-MM-DDTHH:mm:SS[.sss][Z|+hh:mm], e.g. 2026-01-02T03:04:05.000Z (no zone: local time)", ErrUsage, s)
+}
+
+// resetPlan is the JSON shape of reset-offsets: the offsets it would
+// commit (dry run) or committed.
+type resetPlan struct {
+	Group    string     `json:"group"`
+	Executed bool       `json:"executed"`
+	Offsets  []resetRow `json:"offsets"`
+}
+
+type resetRow struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Current   *int64 `json:"current"`
+	New       int64  `json:"new"`
+}
+
+// clamp keeps o within [start, end], the log's range, as Kafka's tool does
+// so a reset never points before retained data or past the end.
+func clamp(o, start, end int64) int64 {
+	return max(start, min(o, end))
+}
+
+func (a *app) groupsResetCmd() *cobra.Command {
+	var (
+		group                string
+		topics               []string
+		allTopics            bool
+		toEarliest, toLatest bool
+		toOffset, shiftBy    int64
+		toDatetime           string
+		dryRun, execute      bool
+		output               string
+	)
+	cmd := &cobra.Command{
+		Use:   "reset-offsets --group GROUP (--topic T[:p,...]... | --all-topics) MODE [--execute]",
+		Short: "Move a stopped group's committed offsets (dry run unless --execute)",
+		Long: `Compute new committed offsets for the partitions named by --topic (all of a
+topic's partitions, or TOPIC:0,1 for some) or --all-topics (every
+partition the group has committed), using exactly one mode:
+
+  --to-earliest         the log start offset
+  --to-latest           the log end offset
+  --to-offset N         offset N
+  --to-datetime T       the first offset with a timestamp at or after T,
+                        YYYY-MM-DDTHH:mm:SS[.sss][Z|+hh:mm] (no zone: local)
+  --shift-by N          the committed offset plus N (negative moves back)
+
+New offsets are kept within the partition's log range. Without --execute
+only the plan is printed (current and new offset per partition); with it the
+offsets are committed. As in Kafka, the group must have no running
+consumers (state Empty, or not exist yet).`,
+		Example: `  sluice groups reset-offsets --group billing --topic orders --to-earliest
+  sluice groups reset-offsets --group billing --topic orders:0,1 --shift-by -100 --execute
+  sluice groups reset-offsets --group billing --all-topics --to-datetime 2026-01-02T03:04:05Z --execute`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			if group == "" {
+				return fmt.Errorf("%w: name the group with --group", ErrUsage)
+			}
+			if len(topics) == 0 == !allTopics {
+				return fmt.Errorf("%w: name the partitions with --topic TOPIC[:p,...] (repeatable) or --all-topics, not both", ErrUsage)
+			}
+			if dryRun && execute {
+				return fmt.Errorf("%w: --dry-run and --execute contradict each other", ErrUsage)
+			}
+			var modes []string
+			for _, m := range []string{"to-earliest", "to-latest", "to-offset", "to-datetime", "shift-by"} {
+				if cmd.Flags().Changed(m) {
+					modes = append(modes, m)
+				}
+			}
+			if len(modes) != 1 {
+				return fmt.Errorf("%w: choose exactly one way to reset: --to-earliest, --to-latest, --to-offset N, --to-datetime YYYY-MM-DDTHH:mm:SS, or --shift-by N", ErrUsage)
+			}
+			mode := resetMode{flag: modes[0], offset: toOffset}
+			switch mode.flag {
+			case "shift-by":
+				mode.offset = shiftBy
+			case "to-datetime":
+				t, err := parseDatetime(toDatetime)
+				if err != nil {
+					return err
+				}
+				mode.datetime = t.UnixMilli()
+			}
+			adm, ctx, done, err := a.openAdmin(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			plan, err := a.planReset(ctx, adm, group, topics, allTopics, mode)
+			if err != nil {
+				return err
+			}
+			if execute {
+				if err := commitPlan(ctx, adm, plan); err != nil {
+					return a.explain(err)
+				}
+				plan.Executed = true
+			}
+			if output == outputJSON {
+				return writeJSON(cmd.OutOrStdout(), plan)
+			}
+			t := newTable(cmd.OutOrStdout(), "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET")
+			for _, r := range plan.Offsets {
+				t.row(group, r.Topic, strconv.Itoa(int(r.Partition)), int64OrDash(r.Current), strconv.FormatInt(r.New, 10))
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if execute {
+				fmt.Fprintf(cmd.ErrOrStderr(), "Committed the new offsets of group %s.\n", group)
+			} else {
+				fmt.Fprintln(cmd.ErrOrStderr(), "Dry run: nothing was committed; add --execute to commit these offsets.")
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&group, "group", "g", "", "the consumer group (required)")
+	f.StringArrayVar(&topics, "topic", nil, "TOPIC or TOPIC:p,p,... to reset (repeatable)")
+	f.BoolVar(&allTopics, "all-topics", false, "reset every partition the group has committed")
+	f.BoolVar(&toEarliest, "to-earliest", false, "reset to the log start offset")
+	f.BoolVar(&toLatest, "to-latest", false, "reset to the log end offset")
+	f.Int64Var(&toOffset, "to-offset", 0, "reset to this offset")
+	f.StringVar(&toDatetime, "to-datetime", "", "reset to the first offset at or after YYYY-MM-DDTHH:mm:SS[.sss][Z|+hh:mm]")
+	f.Int64Var(&shiftBy, "shift-by", 0, "move the committed offset by N (negative: back)")
+	f.BoolVar(&dryRun, "dry-run", false, "only print the plan (the default)")
+	f.BoolVar(&execute, "execute", false, "commit the new offsets")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+// planReset checks the group is inactive and computes the new offset of
+// every partition to reset.
+func (a *app) planReset(ctx context.Context, adm *kadm.Client, group string, topics []string, allTopics bool, mode resetMode) (resetPlan, error) {
+	plan := resetPlan{Group: group, Offsets: []resetRow{}}
+	d, err := a.describeGroup(ctx, adm, group)
+	switch {
+	case errors.Is(err, ErrUnknownGroup):
+		// Kafka lets offsets be set for a group that does not exist yet.
+	case err != nil:
+		return plan, err
+	case d.State != "Empty":
+		return plan, fmt.Errorf("%w: offsets of group %q can only be reset while it is inactive, but its state is %s; stop its %d consumer(s) first (`sluice groups describe %s --members` lists them)",
+			ErrGroupActive, group, d.State, len(d.Members), group)
+	}
+	commits, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return plan, a.explain(fmt.Errorf("fetching the committed offsets of group %q: %w", group, err))
+	}
+	var set kadm.TopicsSet
+	if allTopics {
+		set = kadm.TopicsSet{}
+		commits.Each(func(o kadm.OffsetResponse) {
+			if o.Err == nil && o.At >= 0 {
+				set.Add(o.Topic, o.Partition)
+			}
+		})
+		if len(set) == 0 {
+			return plan, fmt.Errorf("%w: group %q has no committed offsets, so --all-topics names nothing; name the partitions with --topic", ErrUsage, group)
+		}
+	} else if set, err = a.resolvePartitions(ctx, adm, topics); err != nil {
+		return plan, err
+	}
+	names := set.Topics()
+	starts, err := adm.ListStartOffsets(ctx, names...)
+	if err != nil && starts == nil {
+		return plan, a.explain(fmt.Errorf("listing start offsets: %w", err))
+	}
+	ends, err := adm.ListEndOffsets(ctx, names...)
+	if err != nil && ends == nil {
+		return plan, a.explain(fmt.Errorf("listing end offsets: %w", err))
+	}
+	var times kadm.ListedOffsets
+	if mode.flag == "to-datetime" {
+		if times, err = adm.ListOffsetsAfterMilli(ctx, mode.datetime, names...); err != nil && times == nil {
+			return plan, a.explain(fmt.Errorf("listing offsets by time: %w", err))
+		}
+	}
+	var errs []error
+	for _, tp := range set.Sorted() {
+		for _, p := range tp.Partitions {
+			s, sok := starts.Lookup(tp.Topic, p)
+			e, eok := ends.Lookup(tp.Topic, p)
+			if !sok || !eok || s.Err != nil || e.Err != nil {
+				errs = append(errs, fmt.Errorf("partition %s-%d: cannot read its log range (start: %v, end: %v); does the topic still exist?", tp.Topic, p, s.Err, e.Err))
+				continue
+			}
+			row := resetRow{Topic: tp.Topic, Partition: p}
+			if c, ok := commits.Lookup(tp.Topic, p); ok && c.Err == nil && c.At >= 0 {
+				row.Current = ptr(c.At)
+			}
+			switch mode.flag {
+			case "to-earliest":
+				row.New = s.Offset
+			case "to-latest":
+				row.New = e.Offset
+			case "to-offset":
+				row.New = mode.offset
+			case "shift-by":
+				if row.Current == nil {
+					errs = append(errs, fmt.Errorf("%w for partition %s-%d of group %q: cannot shift it; use --to-offset, --to-earliest or --to-latest for it", ErrNoCommittedOffset, tp.Topic, p, group))
+					continue
+				}
+				row.New = *row.Current + mode.offset
+			case "to-datetime":
+				row.New = e.Offset // no record at or after the time: the end
+				if o, ok := times.Lookup(tp.Topic, p); ok && o.Err == nil && o.Offset >= 0 {
+					row.New = o.Offset
+				}
+			}
+			row.New = clamp(row.New, s.Offset, e.Offset)
+			plan.Offsets = append(plan.Offsets, row)
+		}
+	}
+	return plan, errors.Join(errs...)
+}
+
+// commitPlan commits the planned offsets. A consumer that joined since the
+// plan was made shows up as a per-partition member or generation error.
+func commitPlan(ctx context.Context, adm *kadm.Client, plan resetPlan) error {
+	os := kadm.Offsets{}
+	for _, r := range plan.Offsets {
+		os.Add(kadm.Offset{Topic: r.Topic, Partition: r.Partition, At: r.New, LeaderEpoch: -1})
+	}
+	resps, err := adm.CommitOffsets(ctx, plan.Group, os)
+	if err != nil {
+		return fmt.Errorf("committing offsets of group %q: %w", plan.Group, err)
+	}
+	var errs []error
+	resps.EachError(func(o kadm.OffsetResponse) {
+		if errors.Is(o.Err, kerr.UnknownMemberID) || errors.Is(o.Err, kerr.IllegalGeneration) || errors.Is(o.Err, kerr.RebalanceInProgress) {
+			errs = append(errs, fmt.Errorf("%w: a consumer joined group %q while resetting %s-%d; stop it and retry: %w", ErrGroupActive, plan.Group, o.Topic, o.Partition, o.Err))
+			return
+		}
+		errs = append(errs, fmt.Errorf("committing %s-%d for group %q: %w", o.Topic, o.Partition, plan.Group, o.Err))
+	})
+	return errors.Join(errs...)
+}
+
+// deleteOffsetRow is one line of a delete-offsets report.
+type deleteOffsetRow struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Status    string `json:"status"`
+}
+
+func (a *app) groupsDeleteOffsetsCmd() *cobra.Command {
+	var (
+		group  string
+		topics []string
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "delete-offsets --group GROUP --topic T[:p,...]...",
+		Short: "Delete a group's committed offsets for some topics or partitions",
+		Long: `Delete committed offsets of a group (OffsetDelete, Kafka 2.4+), e.g. for a
+topic the group no longer reads, so its lag stops being reported. The
+broker refuses partitions of topics the group's running consumers are
+subscribed to.`,
+		Example: `  sluice groups delete-offsets --group billing --topic old-orders
+  sluice groups delete-offsets --group billing --topic orders:0,1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			if group == "" || len(topics) == 0 {
+				return fmt.Errorf("%w: give --group GROUP and at least one --topic TOPIC[:p,...]", ErrUsage)
+			}
+			adm, ctx, done, err := a.openAdmin(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			set, err := a.resolvePartitions(ctx, adm, topics)
+			if err != nil {
+				return err
+			}
+			resps, err := adm.DeleteOffsets(ctx, group, set)
+			switch {
+			case errors.Is(err, kerr.GroupIDNotFound):
+				return unknownGroup(group, err)
+			case errors.Is(err, kerr.NonEmptyGroup):
+				return fmt.Errorf("%w: group %q has running consumers; stop them first: %w", ErrGroupActive, group, err)
+			case err != nil:
+				return a.explain(fmt.Errorf("deleting offsets of group %q: %w", group, err))
+			}
+			rows := []deleteOffsetRow{}
+			var errs []error
+			for _, tp := range set.Sorted() {
+				for _, p := range tp.Partitions {
+					status := "deleted"
+					perr, ok := resps.Lookup(tp.Topic, p)
+					switch {
+					case !ok:
+						status = "no answer"
+						errs = append(errs, fmt.Errorf("deleting offset %s-%d of group %q: no answer from the broker", tp.Topic, p, group))
+					case errors.Is(perr, kerr.GroupSubscribedToTopic):
+						status = "refused: " + perr.Error()
+						errs = append(errs, fmt.Errorf("%w: group %q's running consumers read topic %q; stop them first: %w", ErrGroupActive, group, tp.Topic, perr))
+					case perr != nil:
+						status = "error: " + perr.Error()
+						errs = append(errs, fmt.Errorf("deleting offset %s-%d of group %q: %w", tp.Topic, p, group, perr))
+					}
+					rows = append(rows, deleteOffsetRow{Topic: tp.Topic, Partition: p, Status: status})
+				}
+			}
+			if output == outputJSON {
+				if err := writeJSON(cmd.OutOrStdout(), rows); err != nil {
+					return err
+				}
+				return errors.Join(errs...)
+			}
+			t := newTable(cmd.OutOrStdout(), "TOPIC", "PARTITION", "STATUS")
+			for _, r := range rows {
+				t.row(r.Topic, strconv.Itoa(int(r.Partition)), r.Status)
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			return errors.Join(errs...)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&group, "group", "g", "", "the consumer group (required)")
+	f.StringArrayVar(&topics, "topic", nil, "TOPIC or TOPIC:p,p,... whose offsets to delete (repeatable)")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
