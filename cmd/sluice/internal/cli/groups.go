@@ -676,6 +676,11 @@ func (a *app) planReset(ctx context.Context, adm *kadm.Client, group string, top
 			ErrGroupActive, group, d.State, len(d.Members), group)
 	}
 	commits, err := adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		// Kafka answers a new group with no offsets; some brokers
+		// (kfake) with this error. Both mean nothing is committed.
+		commits, err = nil, nil
+	}
 	if err != nil {
 		return plan, a.explain(fmt.Errorf("fetching the committed offsets of group %q: %w", group, err))
 	}
