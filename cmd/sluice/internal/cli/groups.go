@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Sentinel errors of the groups commands.
@@ -30,6 +31,32 @@ var (
 // groupStates are the group states Kafka reports, canonically spelled;
 // --state matches them case-insensitively as kafka-consumer-groups does.
 var groupStates = []string{"Empty", "Stable", "PreparingRebalance", "CompletingRebalance", "Dead", "Assigning", "Reconciling", "NotReady"}
+
+// requireAPIs fails with ErrUnsupported, naming the missing requests, when
+// a broker of the cluster does not serve one of keys: without it kgo fails
+// deep inside the command with "broker is too old".
+func (a *app) requireAPIs(ctx context.Context, adm *kadm.Client, keys ...kmsg.Key) error {
+	vs, err := adm.ApiVersions(ctx)
+	if err != nil {
+		return a.explain(fmt.Errorf("asking the cluster which requests it serves: %w", err))
+	}
+	var missing []string
+	for _, v := range vs.Sorted() {
+		if v.Err != nil {
+			continue
+		}
+		for _, k := range keys {
+			if _, ok := v.KeyMaxVersion(k.Int16()); !ok && !slices.Contains(missing, k.Name()) {
+				missing = append(missing, k.Name())
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the cluster does not serve %s, so consumer groups are %w; run this against brokers with a group coordinator (Kafka 2.4+, or a Sluice broker that has one): %w",
+			strings.Join(missing, ", "), ErrUnsupported, kerr.UnsupportedVersion)
+	}
+	return nil
+}
 
 func (a *app) groupsCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -88,6 +115,9 @@ func (a *app) groupsListCmd() *cobra.Command {
 				return err
 			}
 			defer done()
+			if err := a.requireAPIs(ctx, adm, kmsg.ListGroups); err != nil {
+				return err
+			}
 			lgs, err := adm.ListGroups(ctx, want...)
 			if err != nil {
 				return a.explain(fmt.Errorf("listing groups: %w", err))
@@ -296,6 +326,9 @@ between them and the member that owns it, like kafka-consumer-groups
 				return err
 			}
 			defer done()
+			if err := a.requireAPIs(ctx, adm, kmsg.DescribeGroups, kmsg.OffsetFetch, kmsg.ListOffsets); err != nil {
+				return err
+			}
 			var (
 				descs []groupDescription
 				errs  []error
@@ -394,6 +427,9 @@ running consumers (state Empty) can be deleted.`,
 				return err
 			}
 			defer done()
+			if err := a.requireAPIs(ctx, adm, kmsg.DeleteGroups); err != nil {
+				return err
+			}
 			resps, err := adm.DeleteGroups(ctx, args...)
 			if err != nil && resps == nil {
 				return a.explain(fmt.Errorf("deleting groups: %w", err))
@@ -618,6 +654,9 @@ consumers (state Empty, or not exist yet).`,
 				return err
 			}
 			defer done()
+			if err := a.requireAPIs(ctx, adm, kmsg.DescribeGroups, kmsg.OffsetFetch, kmsg.OffsetCommit, kmsg.ListOffsets); err != nil {
+				return err
+			}
 			plan, err := a.planReset(ctx, adm, group, topics, allTopics, mode)
 			if err != nil {
 				return err
@@ -809,6 +848,9 @@ subscribed to.`,
 				return err
 			}
 			defer done()
+			if err := a.requireAPIs(ctx, adm, kmsg.OffsetDelete); err != nil {
+				return err
+			}
 			set, err := a.resolvePartitions(ctx, adm, topics)
 			if err != nil {
 				return err

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // startGroupsBroker starts the broker the groups tests run against. The
@@ -382,5 +384,29 @@ func TestParseDatetime(t *testing.T) {
 		if _, err := parseDatetime(bad); !errors.Is(err, ErrUsage) {
 			t.Errorf("parseDatetime(%q) = %v, want ErrUsage", bad, err)
 		}
+	}
+}
+
+func TestGroupsUnsupportedCluster(t *testing.T) {
+	addr := startBroker(t) // the Sluice broker, which has no group coordinator yet
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	vs, err := kadm.NewClient(cl).ApiVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs.Sorted() {
+		if _, ok := v.KeyMaxVersion(kmsg.DescribeGroups.Int16()); ok {
+			t.Skip("the Sluice broker serves DescribeGroups now; this test needs a cluster without groups")
+		}
+	}
+	_, _, err = run(t, addr, "", "groups", "describe", "billing")
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "DescribeGroups") {
+		t.Errorf("describe on a cluster without groups: %v, want ErrUnsupported naming DescribeGroups", err)
 	}
 }
