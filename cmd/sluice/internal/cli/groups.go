@@ -18,11 +18,11 @@ import (
 // Sentinel errors of the groups commands.
 var (
 	// ErrUnknownGroup marks a consumer group the cluster does not know.
-	ErrUnknownGroup = errors.New("unknown consumer group")
+	ErrUnknownGroup = errors.New("no such consumer group")
 	// ErrGroupActive marks a change refused because the group has
 	// members; Kafka only lets offsets be reset or groups be deleted when
 	// no consumer is running.
-	ErrGroupActive = errors.New("consumer group is active")
+	ErrGroupActive = errors.New("the group has running consumers")
 	// ErrNoCommittedOffset marks a --shift-by on a partition the group
 	// never committed, which has nothing to shift from.
 	ErrNoCommittedOffset = errors.New("no committed offset")
@@ -280,7 +280,7 @@ func unknownGroup(group string, cause error) error {
 	if cause == nil {
 		cause = kerr.GroupIDNotFound
 	}
-	return fmt.Errorf("%w: consumer group %q does not exist; see the groups there are with `sluice groups list`: %w", ErrUnknownGroup, group, cause)
+	return fmt.Errorf("%w %q; see the groups there are with `sluice groups list`: %w", ErrUnknownGroup, group, cause)
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -446,7 +446,7 @@ running consumers (state Empty) can be deleted.`,
 				case errors.Is(r.Err, kerr.GroupIDNotFound):
 					errs = append(errs, unknownGroup(g, r.Err))
 				case errors.Is(r.Err, kerr.NonEmptyGroup):
-					errs = append(errs, fmt.Errorf("%w: group %q has running consumers and cannot be deleted; stop them first (`sluice groups describe %s --members` lists them): %w", ErrGroupActive, g, g, r.Err))
+					errs = append(errs, fmt.Errorf("cannot delete group %q: %w; stop them first (`sluice groups describe %s --members` lists them): %w", g, ErrGroupActive, g, r.Err))
 				case r.Err != nil:
 					errs = append(errs, fmt.Errorf("deleting group %q: %w", g, kafkaErr(r.Err, r.ErrMessage)))
 				default:
@@ -711,8 +711,8 @@ func (a *app) planReset(ctx context.Context, adm *kadm.Client, group string, top
 	case err != nil:
 		return plan, err
 	case d.State != "Empty":
-		return plan, fmt.Errorf("%w: offsets of group %q can only be reset while it is inactive, but its state is %s; stop its %d consumer(s) first (`sluice groups describe %s --members` lists them)",
-			ErrGroupActive, group, d.State, len(d.Members), group)
+		return plan, fmt.Errorf("cannot reset offsets of group %q: its state is %s, and offsets can only be reset while it is inactive (%w); stop its %d consumer(s) first (`sluice groups describe %s --members` lists them)",
+			group, d.State, ErrGroupActive, len(d.Members), group)
 	}
 	commits, err := adm.FetchOffsets(ctx, group)
 	if errors.Is(err, kerr.GroupIDNotFound) {
@@ -805,7 +805,7 @@ func commitPlan(ctx context.Context, adm *kadm.Client, plan resetPlan) error {
 	var errs []error
 	resps.EachError(func(o kadm.OffsetResponse) {
 		if errors.Is(o.Err, kerr.UnknownMemberID) || errors.Is(o.Err, kerr.IllegalGeneration) || errors.Is(o.Err, kerr.RebalanceInProgress) {
-			errs = append(errs, fmt.Errorf("%w: a consumer joined group %q while resetting %s-%d; stop it and retry: %w", ErrGroupActive, plan.Group, o.Topic, o.Partition, o.Err))
+			errs = append(errs, fmt.Errorf("cannot commit %s-%d for group %q: %w (one joined during the reset); stop it and retry: %w", o.Topic, o.Partition, plan.Group, ErrGroupActive, o.Err))
 			return
 		}
 		errs = append(errs, fmt.Errorf("committing %s-%d for group %q: %w", o.Topic, o.Partition, plan.Group, o.Err))
@@ -860,7 +860,7 @@ subscribed to.`,
 			case errors.Is(err, kerr.GroupIDNotFound):
 				return unknownGroup(group, err)
 			case errors.Is(err, kerr.NonEmptyGroup):
-				return fmt.Errorf("%w: group %q has running consumers; stop them first: %w", ErrGroupActive, group, err)
+				return fmt.Errorf("cannot delete offsets of group %q: %w; stop them first: %w", group, ErrGroupActive, err)
 			case err != nil:
 				return a.explain(fmt.Errorf("deleting offsets of group %q: %w", group, err))
 			}
@@ -876,7 +876,7 @@ subscribed to.`,
 						errs = append(errs, fmt.Errorf("deleting offset %s-%d of group %q: no answer from the broker", tp.Topic, p, group))
 					case errors.Is(perr, kerr.GroupSubscribedToTopic):
 						status = "refused: " + perr.Error()
-						errs = append(errs, fmt.Errorf("%w: group %q's running consumers read topic %q; stop them first: %w", ErrGroupActive, group, tp.Topic, perr))
+						errs = append(errs, fmt.Errorf("cannot delete offsets of %s-%d for group %q: %w, subscribed to %q; stop them first: %w", tp.Topic, p, group, ErrGroupActive, tp.Topic, perr))
 					case perr != nil:
 						status = "error: " + perr.Error()
 						errs = append(errs, fmt.Errorf("deleting offset %s-%d of group %q: %w", tp.Topic, p, group, perr))
