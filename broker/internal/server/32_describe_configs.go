@@ -1,6 +1,7 @@
 // DescribeConfigs: versions 0-4. Topic (2) and broker (4) resources; a
-// broker resource is this broker's node id, or "" for the cluster-wide
-// defaults. v1+ reports each value's source and, when asked, its synonyms
+// broker resource is this broker's node id (every broker config, from
+// whichever layer sets it), or "" for the cluster-wide dynamic defaults
+// (only the keys set at that level, as Kafka answers). v1+ reports each value's source and, when asked, its synonyms
 // (the broker keys it falls back to, most specific first); v3+ the type
 // and documentation. v0 has is_default instead of a source.
 
@@ -19,6 +20,7 @@ import (
 func (s *Server) handleDescribeConfigs(r *request, req *kmsg.DescribeConfigsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	resp.SetVersion(req.Version)
+	cfg := s.config() // one config for the whole answer
 	for _, rr := range req.Resources {
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
@@ -34,13 +36,17 @@ func (s *Server) handleDescribeConfigs(r *request, req *kmsg.DescribeConfigsRequ
 				}
 				break
 			}
-			entries = s.config().DescribeTopic(t.overrides, req.IncludeSynonyms, req.IncludeDocumentation)
+			overrides, _ := s.parts.topicConfig(t)
+			entries = cfg.DescribeTopic(overrides, req.IncludeSynonyms, req.IncludeDocumentation)
 		case kmsg.ConfigResourceTypeBroker:
-			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(s.config().NodeID)) {
-				err = fmt.Errorf("%w: broker %q is not this broker (%d)", kerr.InvalidRequest, rr.ResourceName, s.config().NodeID)
-				break
+			switch rr.ResourceName {
+			case "":
+				entries = cfg.DescribeDefault(req.IncludeSynonyms, req.IncludeDocumentation)
+			case strconv.Itoa(int(cfg.NodeID)):
+				entries = cfg.Describe(req.IncludeSynonyms, req.IncludeDocumentation)
+			default:
+				err = fmt.Errorf("%w: broker %q is not this broker (%d)", kerr.InvalidRequest, rr.ResourceName, cfg.NodeID)
 			}
-			entries = s.config().Describe(req.IncludeSynonyms, req.IncludeDocumentation)
 		default:
 			err = fmt.Errorf("%w: resource type %d is not supported", kerr.InvalidRequest, rr.ResourceType)
 		}

@@ -401,6 +401,33 @@ func (r *registry) addPartitions(t *topicState, total int32, validateOnly bool) 
 	return nil
 }
 
+// topicConfig returns a topic's overrides and effective config. They change
+// together when AlterConfigs applies, under r.mu, and are never mutated in
+// place: readers that may run beside an alteration use this accessor (or
+// r.mu) and keep the values they got.
+func (r *registry) topicConfig(t *topicState) (map[string]string, config.Topic) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return t.overrides, t.cfg
+}
+
+// setTopicConfig makes new overrides and the config derived from them
+// current for an open topic, and hands every partition log its new log
+// config: a lower retention.ms deletes segments on the next retention
+// check, a new segment.bytes rolls at the new size. Callers hold adminMu,
+// so partitions cannot be added meanwhile and two changes cannot reach the
+// logs out of order. overrides must not be changed afterwards.
+func (r *registry) setTopicConfig(t *topicState, overrides map[string]string, cfg config.Topic) {
+	r.mu.Lock()
+	t.overrides, t.cfg = overrides, cfg
+	parts := t.parts
+	r.mu.Unlock()
+	lc := logConfig(cfg)
+	for _, p := range parts {
+		p.log.SetConfig(lc)
+	}
+}
+
 func (r *registry) enforceRetention(now time.Time) {
 	for _, t := range r.all() {
 		r.mu.RLock()
@@ -418,7 +445,7 @@ func (r *registry) enforceRetention(now time.Time) {
 
 func (r *registry) flushDue(now time.Time) {
 	for _, t := range r.all() {
-		if t.cfg.FlushMs <= 0 || t.cfg.FlushMs >= int64(1<<62) {
+		if _, cfg := r.topicConfig(t); cfg.FlushMs <= 0 || cfg.FlushMs >= int64(1<<62) {
 			continue
 		}
 		r.mu.RLock()

@@ -43,8 +43,10 @@ var apiVersions = map[int16]versionRange{
 	21: {0, 2},  // DeleteRecords
 	23: {0, 4},  // OffsetForLeaderEpoch
 	32: {0, 4},  // DescribeConfigs
+	33: {0, 2},  // AlterConfigs
 	35: {0, 4},  // DescribeLogDirs
 	37: {0, 3},  // CreatePartitions
+	44: {0, 1},  // IncrementalAlterConfigs
 	60: {0, 1},  // DescribeCluster
 }
 
@@ -115,7 +117,7 @@ func New(cfg *config.Broker, logger *slog.Logger) (*Server, error) {
 		advertised: map[string]config.Listener{},
 		conns:      map[net.Conn]struct{}{},
 	}
-	s.cfg.Store(cfg)
+	s.cfg.Store(withStoredDynamic(cfg, store, logger))
 	s.parts = newRegistry(s)
 	if err := s.parts.load(); err != nil {
 		s.parts.closeAll()
@@ -327,6 +329,10 @@ func (s *Server) handle(ctx context.Context, r *request) (kmsg.Response, error) 
 		return s.handleOffsetForLeaderEpoch(r, req)
 	case *kmsg.DescribeConfigsRequest:
 		return s.handleDescribeConfigs(r, req)
+	case *kmsg.AlterConfigsRequest:
+		return s.handleAlterConfigs(r, req)
+	case *kmsg.IncrementalAlterConfigsRequest:
+		return s.handleIncrementalAlterConfigs(r, req)
 	case *kmsg.DescribeLogDirsRequest:
 		return s.handleDescribeLogDirs(r, req)
 	case *kmsg.CreatePartitionsRequest:
