@@ -201,25 +201,51 @@ func (b *Broker) DescribeDefault(synonyms, docs bool) []Entry {
 		if d == nil {
 			continue // WithDynamic admits known keys only
 		}
-		e := Entry{Name: k, Source: SourceDynamicDefaultBrokerConfig, ReadOnly: d.Mode == ReadOnly, Sensitive: d.Sensitive, Type: d.Type}
-		if !d.Sensitive {
-			v, err := d.parse(b.dynDefault[k])
-			if err == nil {
-				e.Value = val(formatValue(v))
-			} else {
-				e.Value = val(b.dynDefault[k])
-			}
+		out = append(out, b.defaultEntry(d, synonyms, docs))
+	}
+	return out
+}
+
+// defaultEntry describes cluster-default key d (set in b.dynDefault).
+func (b *Broker) defaultEntry(d *Def, synonyms, docs bool) Entry {
+	k := d.Name
+	e := Entry{Name: k, Source: SourceDynamicDefaultBrokerConfig, ReadOnly: d.Mode == ReadOnly, Sensitive: d.Sensitive, Type: d.Type}
+	if !d.Sensitive {
+		v, err := d.parse(b.dynDefault[k])
+		if err == nil {
+			e.Value = val(formatValue(v))
+		} else {
+			e.Value = val(b.dynDefault[k])
 		}
-		all := slices.DeleteFunc(b.synonyms(k, brokerSynonyms(k), d.Sensitive), func(s Synonym) bool {
-			return s.Source == SourceDynamicBrokerConfig
-		})
-		if synonyms {
-			e.Synonyms = all
+	}
+	all := slices.DeleteFunc(b.synonyms(k, brokerSynonyms(k), d.Sensitive), func(s Synonym) bool {
+		return s.Source == SourceDynamicBrokerConfig
+	})
+	if synonyms {
+		e.Synonyms = all
+	}
+	if docs {
+		e.Doc = d.Doc
+	}
+	return e
+}
+
+// Redact returns a copy of configs (topic overrides or broker settings)
+// fit for logs: the value of every sensitive key reads "[hidden]".
+func Redact(configs map[string]string) map[string]string {
+	t := defs()
+	return redact(configs, func(k string) bool {
+		bd, td := t.byBroker[k], t.byTopic[k]
+		return bd != nil && bd.Sensitive || td != nil && td.Sensitive
+	})
+}
+
+func redact(configs map[string]string, sensitive func(string) bool) map[string]string {
+	out := maps.Clone(configs)
+	for k := range out {
+		if sensitive(k) {
+			out[k] = "[hidden]"
 		}
-		if docs {
-			e.Doc = d.Doc
-		}
-		out = append(out, e)
 	}
 	return out
 }

@@ -126,3 +126,31 @@ func TestDynamicLayersDescribe(t *testing.T) {
 		t.Errorf("topic config: retention %d segment %d", tp.RetentionMs, tp.SegmentBytes)
 	}
 }
+
+func TestRedact(t *testing.T) {
+	in := map[string]string{"retention.ms": "1", "log.retention.ms": "2"}
+	if got := Redact(in); !maps.Equal(got, in) {
+		t.Errorf("Redact changed non-sensitive values: %v", got)
+	}
+	// No key of the table is sensitive yet: check the mechanism with a
+	// predicate and a sensitive copy of a definition.
+	got := redact(in, func(k string) bool { return k == "log.retention.ms" })
+	if got["log.retention.ms"] != "[hidden]" || got["retention.ms"] != "1" || in["log.retention.ms"] != "2" {
+		t.Errorf("redact = %v (input %v)", got, in)
+	}
+	b, err := mustParse(t, map[string]string{"log.retention.ms": "9"}).WithDynamic(nil, map[string]string{"log.retention.ms": "5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := *defs().byBroker["log.retention.ms"]
+	d.Sensitive = true
+	e := b.defaultEntry(&d, true, false)
+	if e.Value != nil || !e.Sensitive || len(e.Synonyms) != 3 {
+		t.Errorf("sensitive default described as %s (sensitive %v)", describe(e), e.Sensitive)
+	}
+	for _, s := range e.Synonyms {
+		if s.Value != nil {
+			t.Errorf("sensitive synonym %s has a value", s.Name)
+		}
+	}
+}
