@@ -161,7 +161,7 @@ func (s *Server) alterTopicConfigs(rr alterResource, validateOnly bool) error {
 		return fmt.Errorf("storing configs of topic %s: %w", t.name, err)
 	}
 	reg.setTopicConfig(t, over, cfg)
-	s.log.Info("topic configs changed", "topic", t.name, "configs", over)
+	s.log.Info("topic configs changed", "topic", t.name, "configs", config.Redact(over))
 	return nil
 }
 
@@ -232,7 +232,7 @@ func (s *Server) alterBrokerConfigs(rr alterResource, validateOnly bool) error {
 	for _, d := range topics {
 		reg.setTopicConfig(d.t, d.over, d.cfg)
 	}
-	s.log.Info("broker configs changed", "resource", rr.name, "configs", next)
+	s.log.Info("broker configs changed", "resource", rr.name, "configs", config.Redact(next))
 	return nil
 }
 
