@@ -14,12 +14,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// startConfigsBroker starts the broker the configs tests run against. The
-// Sluice broker does not serve IncrementalAlterConfigs yet, so it is
-// kfake; switch it to startBroker once it does.
+// startConfigsBroker starts the broker the configs tests run against: the
+// Sluice broker in process.
 func startConfigsBroker(t *testing.T) string {
 	t.Helper()
-	return startKfake(t)
+	return startBroker(t)
 }
 
 // brokerID returns the node ID of one broker of the cluster at addr.

@@ -141,7 +141,7 @@ func TestTopicsLifecycle(t *testing.T) {
 }
 
 func TestTopicsAlterConfigs(t *testing.T) {
-	addr := startKfake(t) // Sluice serves neither IncrementalAlterConfigs nor AlterConfigs yet
+	addr := startBroker(t)
 	mustRun(t, addr, "", "topics", "create", "orders", "--partitions", "1", "--config", "retention.ms=3600000")
 	mustRun(t, addr, "", "topics", "alter", "orders", "--config", "cleanup.policy=compact", "--delete-config", "retention.ms")
 	infos := describeJSON(t, addr, "orders")
