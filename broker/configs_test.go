@@ -372,3 +372,72 @@ func TestRetentionChangesApplyWithoutRestart(t *testing.T) {
 	check(t, "follows-default retention.ms", topicConfig(t, adm, "follows-default", "retention.ms"),
 		"3600000 DYNAMIC_DEFAULT_BROKER_CONFIG | DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=3600000 | DEFAULT_CONFIG:log.retention.hours=168")
 }
+
+// Config changes race with produce, describe and retention; run with
+// -race. Every goroutine is owned and waited for.
+//
+// The producer uses acks=1: with acks=all, Produce reads the topic's
+// min.insync.replicas from topicState.cfg without the registry lock
+// (00_produce.go), a race this test finds until that read goes through
+// registry.topicConfig.
+func TestConfigChangesUnderLoad(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Property("log.retention.check.interval.ms", "5"))
+	cl := client(t, b.Addr(), kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	adm := kadm.NewClient(cl)
+	createTopic(t, adm, "load", 2, nil)
+	ctx, cancel := context.WithTimeout(ctxT(t), 2*time.Second)
+	defer cancel()
+	done := make(chan error, 4)
+	alter := func(do func(i int) (kadm.AlterConfigsResponses, error)) {
+		var err error
+		for i := 0; ctx.Err() == nil && err == nil; i++ {
+			var resp kadm.AlterConfigsResponses
+			if resp, err = do(i); err == nil && len(resp) == 1 {
+				err = resp[0].Err
+			}
+		}
+		if ctx.Err() != nil {
+			err = nil
+		}
+		done <- err
+	}
+	go alter(func(i int) (kadm.AlterConfigsResponses, error) {
+		return adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{set("segment.bytes", fmt.Sprint(1024+i%4*512)), set("retention.ms", fmt.Sprint(600000+i))}, "load")
+	})
+	go alter(func(i int) (kadm.AlterConfigsResponses, error) {
+		return adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{set("log.retention.ms", fmt.Sprint(700000+i)), set("message.max.bytes", fmt.Sprint(100000+i))})
+	})
+	go func() {
+		var err error
+		for ctx.Err() == nil && err == nil {
+			err = cl.ProduceSync(ctx, &kgo.Record{Topic: "load", Value: make([]byte, 300)}).FirstErr()
+		}
+		if ctx.Err() != nil {
+			err = nil
+		}
+		done <- err
+	}()
+	go func() {
+		var err error
+		for ctx.Err() == nil && err == nil {
+			_, err = adm.DescribeTopicConfigs(ctx, "load")
+			if err == nil {
+				_, err = adm.DescribeBrokerConfigs(ctx, 1)
+			}
+		}
+		if ctx.Err() != nil {
+			err = nil
+		}
+		done <- err
+	}()
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	// The last values won: describe shows what was stored last.
+	rcs, err := adm.DescribeBrokerConfigs(ctxT(t))
+	if err != nil || len(rcs) != 1 || len(rcs[0].Configs) != 2 {
+		t.Fatalf("cluster default after the load: %v %+v", err, rcs)
+	}
+}
