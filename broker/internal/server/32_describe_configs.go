@@ -45,7 +45,7 @@ func (s *Server) handleDescribeConfigs(r *request, req *kmsg.DescribeConfigsRequ
 			case strconv.Itoa(int(cfg.NodeID)):
 				entries = cfg.Describe(req.IncludeSynonyms, req.IncludeDocumentation)
 			default:
-				err = fmt.Errorf("%w: broker %q is not this broker (%d)", kerr.InvalidRequest, rr.ResourceName, cfg.NodeID)
+				err = fmt.Errorf("%w: Unexpected broker id, expected %d or empty string, but received %s", kerr.InvalidRequest, cfg.NodeID, rr.ResourceName)
 			}
 		default:
 			err = fmt.Errorf("%w: resource type %d is not supported", kerr.InvalidRequest, rr.ResourceType)
