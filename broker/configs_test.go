@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -306,8 +308,10 @@ func TestAlterBrokerConfigs(t *testing.T) {
 func produceOld(t *testing.T, cl *kgo.Client, topic string, n int) {
 	t.Helper()
 	ts := time.Now().Add(-48 * time.Hour)
-	for i := range n {
-		r := &kgo.Record{Topic: topic, Timestamp: ts, Value: []byte(fmt.Sprintf("%0200d", i))}
+	for range n {
+		v := make([]byte, 200)
+		rand.Read(v) // incompressible, so each batch stays about 270 bytes
+		r := &kgo.Record{Topic: topic, Timestamp: ts, Value: v}
 		if err := cl.ProduceSync(ctxT(t), r).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
@@ -371,6 +375,33 @@ func TestRetentionChangesApplyWithoutRestart(t *testing.T) {
 	}
 	check(t, "follows-default retention.ms", topicConfig(t, adm, "follows-default", "retention.ms"),
 		"3600000 DYNAMIC_DEFAULT_BROKER_CONFIG | DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=3600000 | DEFAULT_CONFIG:log.retention.hours=168")
+
+	// A new segment.bytes decides the next roll.
+	createTopic(t, adm, "roll", 1, map[string]*string{"retention.ms": kadm.StringPtr("-1")}) // old records, kept
+	produceOld(t, cl, "roll", 10)
+	if n := segments(t, b.Dir(), "roll-0"); n != 1 {
+		t.Fatalf("roll: %d segments before the change, want 1", n)
+	}
+	mustAlter(t)(adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{set("segment.bytes", "1024")}, "roll"))
+	produceOld(t, cl, "roll", 10)
+	if n := segments(t, b.Dir(), "roll-0"); n < 3 {
+		t.Fatalf("roll: %d segments after segment.bytes=1024 and 10 more 200-byte batches, want at least 3", n)
+	}
+}
+
+func segments(t *testing.T, dir, part string) int {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(dir, part))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".log") {
+			n++
+		}
+	}
+	return n
 }
 
 // Config changes race with produce, describe and retention; run with
