@@ -405,15 +405,12 @@ func segments(t *testing.T, dir, part string) int {
 }
 
 // Config changes race with produce, describe and retention; run with
-// -race. Every goroutine is owned and waited for.
-//
-// The producer uses acks=1: with acks=all, Produce reads the topic's
-// min.insync.replicas from topicState.cfg without the registry lock
-// (00_produce.go), a race this test finds until that read goes through
-// registry.topicConfig.
+// -race. Every goroutine is owned and waited for. The producer uses
+// acks=all, so Produce reads the topic's min.insync.replicas while the
+// config is swapped.
 func TestConfigChangesUnderLoad(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Property("log.retention.check.interval.ms", "5"))
-	cl := client(t, b.Addr(), kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	cl := client(t, b.Addr(), kgo.ProducerLinger(0), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DisableIdempotentWrite())
 	adm := kadm.NewClient(cl)
 	createTopic(t, adm, "load", 2, nil)
 	ctx, cancel := context.WithTimeout(ctxT(t), 2*time.Second)

@@ -90,8 +90,8 @@ func (s *Server) produceTo(topic string, rp *kmsg.ProduceRequestTopicPartition, 
 			return fmt.Errorf("%w: zstd needs Produce v7 or later", kerr.UnsupportedCompressionType)
 		}
 	}
-	if acks == -1 && len(p.isr) < t.cfg.MinInsyncReplicas {
-		return fmt.Errorf("%w: %d in-sync replicas, min.insync.replicas is %d", kerr.NotEnoughReplicas, len(p.isr), t.cfg.MinInsyncReplicas)
+	if minISR := t.config().MinInsyncReplicas; acks == -1 && len(p.isr) < minISR {
+		return fmt.Errorf("%w: %d in-sync replicas, min.insync.replicas is %d", kerr.NotEnoughReplicas, len(p.isr), minISR)
 	}
 	res, err := p.log.Append(rp.Records, p.epoch())
 	if err != nil {

@@ -79,7 +79,7 @@ func (s *Server) handleCreateTopics(r *request, req *kmsg.CreateTopicsRequest) (
 		if t != nil {
 			st.TopicID = t.id
 			if req.Version >= 5 {
-				for _, e := range s.config().DescribeTopic(t.overrides, false, false) {
+				for _, e := range s.config().DescribeTopic(t.conf.Load().overrides, false, false) {
 					st.Configs = append(st.Configs, kmsg.CreateTopicsResponseTopicConfig{
 						Name: e.Name, Value: e.Value, ReadOnly: e.ReadOnly, Source: int8(e.Source),
 						IsSensitive: e.Sensitive,

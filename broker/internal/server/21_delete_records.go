@@ -38,8 +38,9 @@ func (s *Server) deleteRecords(topic string, idx int32, offset int64) (int64, er
 	if p == nil {
 		return 0, kerr.UnknownTopicOrPartition
 	}
-	for _, pol := range t.cfg.CleanupPolicy {
-		if pol == "compact" && len(t.cfg.CleanupPolicy) == 1 {
+	policy := t.config().CleanupPolicy
+	for _, pol := range policy {
+		if pol == "compact" && len(policy) == 1 {
 			return 0, fmt.Errorf("%w: records of compacted topic %s cannot be deleted", kerr.PolicyViolation, topic)
 		}
 	}

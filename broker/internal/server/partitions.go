@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -75,12 +76,14 @@ func (p *partition) epoch() int32 {
 func (p *partition) highWatermark() int64 { return p.log.EndOffset() }
 
 type topicState struct {
-	name      string
-	id        meta.TopicID
-	internal  bool
-	overrides map[string]string
-	cfg       config.Topic
-	parts     []*partition
+	name     string
+	id       meta.TopicID
+	internal bool
+	// conf holds the overrides and the effective config together; an
+	// alteration swaps it whole, so readers on the produce path take no
+	// lock shared across partitions.
+	conf  atomic.Pointer[topicConf]
+	parts []*partition
 }
 
 // registry maps topics to their open partition logs. The metadata store is
@@ -174,7 +177,8 @@ func (r *registry) open(mt *meta.Topic) (*topicState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("topic %s: %w", mt.Name, err)
 	}
-	t := &topicState{name: mt.Name, id: mt.ID, internal: mt.Internal, overrides: mt.Configs, cfg: cfg}
+	t := &topicState{name: mt.Name, id: mt.ID, internal: mt.Internal}
+	t.conf.Store(&topicConf{overrides: mt.Configs, cfg: cfg})
 	for i := range mt.Partitions {
 		p, err := r.openPartition(t, int32(i), mt.Partitions[i])
 		if err != nil {
@@ -190,7 +194,7 @@ func (r *registry) open(mt *meta.Topic) (*topicState, error) {
 
 func (r *registry) openPartition(t *topicState, idx int32, mp meta.Partition) (*partition, error) {
 	dir := r.findDir(t.name, idx)
-	l, err := plog.Open(dir, logConfig(t.cfg), plog.WithLogger(r.s.log.With("partition", partDirName(t.name, idx))))
+	l, err := plog.Open(dir, logConfig(*t.config()), plog.WithLogger(r.s.log.With("partition", partDirName(t.name, idx))))
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", dir, err)
 	}
@@ -402,14 +406,21 @@ func (r *registry) addPartitions(t *topicState, total int32, validateOnly bool) 
 }
 
 // topicConfig returns a topic's overrides and effective config. They change
-// together when AlterConfigs applies, under r.mu, and are never mutated in
-// place: readers that may run beside an alteration use this accessor (or
-// r.mu) and keep the values they got.
+// together when AlterConfigs applies (one atomic swap) and are never
+// mutated in place: readers keep the values they got.
 func (r *registry) topicConfig(t *topicState) (map[string]string, config.Topic) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return t.overrides, t.cfg
+	c := t.conf.Load()
+	return c.overrides, c.cfg
 }
+
+// topicConf is a topic's config overrides and the config derived from them.
+type topicConf struct {
+	overrides map[string]string
+	cfg       config.Topic
+}
+
+// config returns the topic's effective config.
+func (t *topicState) config() *config.Topic { return &t.conf.Load().cfg }
 
 // setTopicConfig makes new overrides and the config derived from them
 // current for an open topic, and hands every partition log its new log
@@ -419,7 +430,7 @@ func (r *registry) topicConfig(t *topicState) (map[string]string, config.Topic) 
 // logs out of order. overrides must not be changed afterwards.
 func (r *registry) setTopicConfig(t *topicState, overrides map[string]string, cfg config.Topic) {
 	r.mu.Lock()
-	t.overrides, t.cfg = overrides, cfg
+	t.conf.Store(&topicConf{overrides: overrides, cfg: cfg})
 	parts := t.parts
 	r.mu.Unlock()
 	lc := logConfig(cfg)
