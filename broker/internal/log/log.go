@@ -72,6 +72,10 @@ type Config struct {
 	TimestampType        string // "CreateTime" or "LogAppendTime"
 	TimestampBeforeMaxMs int64  // message.timestamp.before.max.ms (CreateTime) → kerr.InvalidTimestamp
 	TimestampAfterMaxMs  int64  // message.timestamp.after.max.ms (CreateTime) → kerr.InvalidTimestamp
+	// CompactOnly is cleanup.policy=compact without delete: EnforceRetention
+	// then ignores RetentionMs and RetentionBytes, as Kafka does, and
+	// compaction alone bounds the log.
+	CompactOnly bool
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -193,6 +197,14 @@ type Log struct {
 	// exist for tests of group commit.
 	syncs    atomic.Int64
 	syncHook func()
+
+	// cleanMu serializes compaction rounds (clean.go); it is taken before
+	// amu. cpMu guards the cleaner checkpoint cp and is taken last.
+	cleanMu   sync.Mutex
+	cpMu      sync.Mutex
+	cp        cleanerState
+	truncs    atomic.Uint64           // Truncate calls, so a round knows its range may hold new data
+	cleanHook func(step string) error // tests: stop a round as a crash would
 }
 
 // Open opens the partition log in dir, creating the directory when missing
@@ -227,6 +239,12 @@ func (l *Log) load() error {
 	if l.epochs, err = loadEpochCache(l.dir); err != nil {
 		return err
 	}
+	if finished, err := recoverCleanerSwap(l.dir); err != nil {
+		return err
+	} else if finished {
+		l.logger.Info("log recovery finished an interrupted cleaner swap", "dir", l.dir)
+	}
+	l.loadCleanerState()
 	bases, err := listSegments(l.dir)
 	if err != nil {
 		return err
@@ -344,8 +362,21 @@ func storageErr(err error) error {
 // With FlushMessages or FlushMs set, the append that crosses the threshold
 // waits for an fsync that it shares with concurrent appenders.
 func (l *Log) Append(b []byte, leaderEpoch int32) (AppendResult, error) {
+	return l.append(b, leaderEpoch, false)
+}
+
+// AppendTrusted appends a batch the broker wrote itself (a transaction
+// marker, a coordinator record) or replicated: it checks only what
+// recovery checks ([batch.Verify]: size, magic, CRC) and that b is one
+// batch, so control batches and any timestamps are accepted. Otherwise it
+// is [Log.Append].
+func (l *Log) AppendTrusted(b []byte, leaderEpoch int32) (AppendResult, error) {
+	return l.append(b, leaderEpoch, true)
+}
+
+func (l *Log) append(b []byte, leaderEpoch int32, trusted bool) (AppendResult, error) {
 	l.amu.Lock()
-	res, seq, needSync, err := l.appendLocked(b, leaderEpoch)
+	res, seq, needSync, err := l.appendLocked(b, leaderEpoch, trusted)
 	l.amu.Unlock()
 	if err != nil {
 		return res, err
@@ -358,29 +389,40 @@ func (l *Log) Append(b []byte, leaderEpoch int32) (AppendResult, error) {
 	return res, nil
 }
 
-func (l *Log) appendLocked(b []byte, leaderEpoch int32) (AppendResult, uint64, bool, error) {
+func (l *Log) appendLocked(b []byte, leaderEpoch int32, trusted bool) (AppendResult, uint64, bool, error) {
 	res := AppendResult{LogAppendTime: -1}
 	if l.isClosed() {
 		return res, 0, false, storageErr(ErrClosed)
 	}
 	cfg := &l.cfg
-	if len(b) > int(cfg.MaxMessageBytes) {
-		return res, 0, false, fmt.Errorf("%w: the record batch size is %d bytes, which exceeds the maximum configured value of %d", kerr.MessageTooLarge, len(b), cfg.MaxMessageBytes)
-	}
-	h, err := batch.Validate(b)
-	if err != nil {
-		return res, 0, false, err
+	var h batch.Header
+	var err error
+	if trusted {
+		var one []byte
+		if h, one, err = batch.Verify(b); err != nil {
+			return res, 0, false, err
+		}
+		if len(one) != len(b) || h.LastOffsetDelta < 0 {
+			return res, 0, false, fmt.Errorf("%w: a trusted append takes exactly one batch", kerr.InvalidRecord)
+		}
+	} else {
+		if len(b) > int(cfg.MaxMessageBytes) {
+			return res, 0, false, fmt.Errorf("%w: the record batch size is %d bytes, which exceeds the maximum configured value of %d", kerr.MessageTooLarge, len(b), cfg.MaxMessageBytes)
+		}
+		if h, err = batch.Validate(b); err != nil {
+			return res, 0, false, err
+		}
 	}
 	now := l.now()
 	nowMs := now.UnixMilli()
 	// LogValidator.validateTimestamp: producers may not set LogAppendTime,
 	// and CreateTime timestamps must lie within the configured bounds. The
 	// check uses the batch's first and max timestamps, not every record's.
-	if h.TimestampType() == batch.LogAppendTime {
+	if h.TimestampType() == batch.LogAppendTime && !trusted {
 		return res, 0, false, fmt.Errorf("%w: producer should not set timestamp type to LogAppendTime", kerr.InvalidTimestamp)
 	}
 	logAppend := cfg.TimestampType == "LogAppendTime"
-	if !logAppend {
+	if !logAppend && !trusted {
 		for _, ts := range [2]int64{h.FirstTimestamp, h.MaxTimestamp} {
 			if ts < 0 {
 				continue
@@ -540,11 +582,22 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64, minOneBatch bool
 	l.mu.RUnlock()
 
 	// Find the batch that contains offset: walk headers from the index entry.
+	// Compaction leaves gaps, so the first batch at or after offset may be
+	// in a later segment.
 	var hb [batch.HeaderSize]byte
 	var first batch.Header
 	for {
 		if pos+batch.HeaderSize > limit {
-			return dst, l.raced(gen, fmt.Errorf("log: offset %d not found in segment %d", offset, s.base))
+			l.mu.RLock()
+			j := sort.Search(len(l.segs), func(j int) bool { return l.segs[j].base > s.base })
+			if j == len(l.segs) || l.gen != gen {
+				l.mu.RUnlock()
+				return dst, l.raced(gen, fmt.Errorf("log: offset %d not found in segment %d", offset, s.base))
+			}
+			s = l.segs[j]
+			pos, limit = 0, s.size
+			l.mu.RUnlock()
+			continue
 		}
 		if _, err := s.log.ReadAt(hb[:], pos); err != nil {
 			return dst, l.raced(gen, err)

@@ -135,9 +135,9 @@ func (l *Log) EnforceRetention(now time.Time) (int, error) {
 		if ts < 0 {
 			ts = s.createdMs
 		}
-		del := next <= l.start ||
-			l.cfg.RetentionMs >= 0 && nowMs-ts > l.cfg.RetentionMs ||
-			l.cfg.RetentionBytes >= 0 && l.size-s.size >= l.cfg.RetentionBytes
+		del := next <= l.start || !l.cfg.CompactOnly &&
+			(l.cfg.RetentionMs >= 0 && nowMs-ts > l.cfg.RetentionMs ||
+				l.cfg.RetentionBytes >= 0 && l.size-s.size >= l.cfg.RetentionBytes)
 		if !del {
 			break
 		}
@@ -226,6 +226,7 @@ func (l *Log) Truncate(offset int64) error {
 	if offset >= l.end {
 		return nil
 	}
+	l.truncs.Add(1)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.gen++
@@ -246,6 +247,9 @@ func (l *Log) Truncate(offset int64) error {
 	}
 	if err == nil {
 		err = l.writeStart()
+	}
+	if err == nil {
+		err = l.lowerCleanerCheckpoint(l.end)
 	}
 	if err != nil {
 		return storageErr(err)
