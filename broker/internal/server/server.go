@@ -37,6 +37,15 @@ var apiVersions = map[int16]versionRange{
 	1:  {4, 16}, // Fetch
 	2:  {1, 8},  // ListOffsets
 	3:  {0, 12}, // Metadata
+	8:  {0, 8},  // OffsetCommit
+	9:  {0, 8},  // OffsetFetch
+	10: {0, 6},  // FindCoordinator
+	11: {0, 9},  // JoinGroup
+	12: {0, 4},  // Heartbeat
+	13: {0, 5},  // LeaveGroup
+	14: {0, 5},  // SyncGroup
+	15: {0, 5},  // DescribeGroups
+	16: {0, 5},  // ListGroups
 	18: {0, 4},  // ApiVersions
 	19: {0, 7},  // CreateTopics
 	20: {0, 6},  // DeleteTopics
@@ -46,6 +55,8 @@ var apiVersions = map[int16]versionRange{
 	33: {0, 2},  // AlterConfigs
 	35: {0, 4},  // DescribeLogDirs
 	37: {0, 3},  // CreatePartitions
+	42: {0, 2},  // DeleteGroups
+	47: {0, 0},  // OffsetDelete
 	44: {0, 1},  // IncrementalAlterConfigs
 	60: {0, 1},  // DescribeCluster
 }
@@ -79,6 +90,8 @@ type Server struct {
 	conns      map[net.Conn]struct{}
 
 	bufs bufPool
+
+	groups *groupsState // the group coordinator (groups.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -339,6 +352,28 @@ func (s *Server) handle(ctx context.Context, r *request) (kmsg.Response, error) 
 		return s.handleCreatePartitions(r, req)
 	case *kmsg.DescribeClusterRequest:
 		return s.handleDescribeCluster(r, req)
+	case *kmsg.OffsetCommitRequest:
+		return s.handleOffsetCommit(r, req)
+	case *kmsg.OffsetFetchRequest:
+		return s.handleOffsetFetch(r, req)
+	case *kmsg.FindCoordinatorRequest:
+		return s.handleFindCoordinator(r, req)
+	case *kmsg.JoinGroupRequest:
+		return s.handleJoinGroup(ctx, r, req)
+	case *kmsg.HeartbeatRequest:
+		return s.handleHeartbeat(r, req)
+	case *kmsg.LeaveGroupRequest:
+		return s.handleLeaveGroup(r, req)
+	case *kmsg.SyncGroupRequest:
+		return s.handleSyncGroup(ctx, r, req)
+	case *kmsg.DescribeGroupsRequest:
+		return s.handleDescribeGroups(r, req)
+	case *kmsg.ListGroupsRequest:
+		return s.handleListGroups(r, req)
+	case *kmsg.DeleteGroupsRequest:
+		return s.handleDeleteGroups(r, req)
+	case *kmsg.OffsetDeleteRequest:
+		return s.handleOffsetDelete(r, req)
 	}
 	return nil, fmt.Errorf("no handler for %s", kmsg.NameForKey(r.key))
 }

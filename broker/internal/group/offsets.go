@@ -1,0 +1,335 @@
+package group
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// CommitOffsets serves an OffsetCommit request (v0-v8). A member of a
+// group commits with its member id and generation; a simple consumer
+// (generation -1, no member id) commits to a group that has no members,
+// creating it. The response is returned only after the records are stored.
+func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.cfg.Now()
+	resp := kmsg.NewPtrOffsetCommitResponse()
+	codes := make([][]int16, len(req.Topics))
+	for i, t := range req.Topics {
+		codes[i] = make([]int16, len(t.Partitions))
+	}
+	defer func() {
+		for i, t := range req.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			for j, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, codes[i][j]
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+	}()
+	fail := func(code int16) *kmsg.OffsetCommitResponse {
+		for i := range codes {
+			for j := range codes[i] {
+				codes[i][j] = code
+			}
+		}
+		return resp
+	}
+	if err := c.validate(req.Group, apiEmptyIDAllowed); err != nil {
+		return fail(err.Code)
+	}
+	instanceID := ""
+	if req.InstanceID != nil {
+		instanceID = *req.InstanceID
+	}
+	g := c.groups[req.Group]
+	if g == nil {
+		if req.Generation >= 0 {
+			return fail(kerr.IllegalGeneration.Code) // from an old generation of a gone group
+		}
+		g = newGroup(req.Group, c.PartitionFor(req.Group), now)
+		c.groups[req.Group] = g
+		defer func() {
+			if len(g.offsets) == 0 && len(g.members) == 0 && c.groups[g.id] == g {
+				delete(c.groups, g.id) // nothing was committed: no group
+			}
+		}()
+	}
+	if err := validateCommit(g, req.Generation, req.MemberID, instanceID); err != nil {
+		return fail(err.Code)
+	}
+	switch g.state {
+	case stateCompletingRebalance:
+		return fail(kerr.RebalanceInProgress.Code)
+	case stateStable, statePreparingRebalance:
+		g.members[req.MemberID].lastHeartbeat = now
+	}
+
+	var expire time.Time
+	if req.Version >= 2 && req.Version <= 4 && req.RetentionTimeMillis >= 0 {
+		expire = now.Add(time.Duration(req.RetentionTimeMillis) * time.Millisecond)
+	}
+	var recs []rec
+	type commit struct {
+		t tp
+		o *offset
+	}
+	var commits []commit
+	for i, t := range req.Topics {
+		for j, p := range t.Partitions {
+			meta := ""
+			if p.Metadata != nil {
+				meta = *p.Metadata
+			}
+			switch {
+			case c.cfg.Exists != nil && !c.cfg.Exists(t.Topic, p.Partition):
+				codes[i][j] = kerr.UnknownTopicOrPartition.Code
+				continue
+			case len(meta) > c.cfg.MaxMetadataBytes:
+				codes[i][j] = kerr.OffsetMetadataTooLarge.Code
+				continue
+			}
+			o := &offset{offset: p.Offset, leaderEpoch: -1, metadata: meta, commitTime: now, expireTime: expire}
+			if req.Version >= 6 {
+				o.leaderEpoch = p.LeaderEpoch
+			}
+			if req.Version == 1 && p.Timestamp >= 0 {
+				o.commitTime = time.UnixMilli(p.Timestamp)
+				o.expireTime = o.commitTime.Add(c.cfg.OffsetsRetention)
+			}
+			k := tp{t.Topic, p.Partition}
+			commits = append(commits, commit{k, o})
+			recs = append(recs, offsetRecord(g.id, k, o))
+		}
+	}
+	if err := c.append(g.partition, recs, now); err != nil {
+		code := storeErrorCode(err)
+		for i, t := range req.Topics {
+			for j := range t.Partitions {
+				if codes[i][j] == 0 {
+					codes[i][j] = code
+				}
+			}
+		}
+		return resp
+	}
+	for _, cm := range commits {
+		g.offsets[cm.t] = cm.o
+	}
+	return resp
+}
+
+// validateCommit is Kafka's validateOffsetCommit.
+func validateCommit(g *group, generation int32, memberID, instanceID string) *kerr.Error {
+	switch {
+	case g.is(stateDead):
+		return kerr.CoordinatorNotAvailable
+	case generation >= 0 || memberID != "" || instanceID != "":
+		switch {
+		case g.staticFenced(memberID, instanceID):
+			return kerr.FencedInstanceID
+		case g.members[memberID] == nil:
+			return kerr.UnknownMemberID
+		case generation != g.generation:
+			return kerr.IllegalGeneration
+		}
+	case !g.is(stateEmpty):
+		// Only members commit to a group that has members.
+		return kerr.UnknownMemberID
+	}
+	return nil
+}
+
+// TopicPartitions names partitions of one topic in an OffsetFetch.
+type TopicPartitions struct {
+	Topic      string
+	Partitions []int32
+}
+
+// PartitionOffset is a committed offset; Offset -1 means no commit.
+type PartitionOffset struct {
+	Partition   int32
+	Offset      int64
+	LeaderEpoch int32
+	Metadata    string
+}
+
+// TopicOffsets are the committed offsets of one topic.
+type TopicOffsets struct {
+	Topic      string
+	Partitions []PartitionOffset
+}
+
+// FetchOffsets answers an OffsetFetch for one group: the named partitions
+// in request order (-1 for no commit), or every committed partition when
+// topics is nil. The error is a *kerr.Error for the whole group.
+func (c *Coordinator) FetchOffsets(groupID string, topics []TopicPartitions) ([]TopicOffsets, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.validate(groupID, apiEmptyIDAllowed); err != nil {
+		return nil, err
+	}
+	g := c.groups[groupID]
+	var offsets map[tp]*offset
+	if g != nil && !g.is(stateDead) {
+		offsets = g.offsets
+	}
+	if topics == nil {
+		byTopic := map[string][]PartitionOffset{}
+		for k, o := range offsets {
+			byTopic[k.topic] = append(byTopic[k.topic], PartitionOffset{k.partition, o.offset, o.leaderEpoch, o.metadata})
+		}
+		out := make([]TopicOffsets, 0, len(byTopic))
+		for t, ps := range byTopic {
+			slices.SortFunc(ps, func(a, b PartitionOffset) int { return cmp.Compare(a.Partition, b.Partition) })
+			out = append(out, TopicOffsets{t, ps})
+		}
+		slices.SortFunc(out, func(a, b TopicOffsets) int { return cmp.Compare(a.Topic, b.Topic) })
+		return out, nil
+	}
+	out := make([]TopicOffsets, 0, len(topics))
+	for _, t := range topics {
+		to := TopicOffsets{Topic: t.Topic}
+		for _, p := range t.Partitions {
+			po := PartitionOffset{Partition: p, Offset: -1, LeaderEpoch: -1}
+			if o := offsets[tp{t.Topic, p}]; o != nil {
+				po.Offset, po.LeaderEpoch, po.Metadata = o.offset, o.leaderEpoch, o.metadata
+			}
+			to.Partitions = append(to.Partitions, po)
+		}
+		out = append(out, to)
+	}
+	return out, nil
+}
+
+// DeleteOffsets serves OffsetDelete (v0): an empty group loses the named
+// commits; a group with members only those of topics it does not
+// subscribe to (GROUP_SUBSCRIBED_TO_TOPIC otherwise).
+func (c *Coordinator) DeleteOffsets(req *kmsg.OffsetDeleteRequest) *kmsg.OffsetDeleteResponse {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.cfg.Now()
+	resp := kmsg.NewPtrOffsetDeleteResponse()
+	if err := c.validate(req.Group, apiOther); err != nil {
+		resp.ErrorCode = err.Code
+		return resp
+	}
+	g := c.groups[req.Group]
+	switch {
+	case g == nil || g.is(stateDead):
+		resp.ErrorCode = kerr.GroupIDNotFound.Code
+		return resp
+	case !g.is(stateEmpty) && g.protocolType != "consumer":
+		resp.ErrorCode = kerr.NonEmptyGroup.Code
+		return resp
+	}
+	var remove []tp
+	for _, t := range req.Topics {
+		rt := kmsg.NewOffsetDeleteResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
+			rp.Partition = p.Partition
+			if !g.is(stateEmpty) && g.subscribedTo(t.Topic) {
+				rp.ErrorCode = kerr.GroupSubscribedToTopic.Code
+			} else {
+				remove = append(remove, tp{t.Topic, p.Partition})
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if err := c.cleanup(g, remove, now); err != nil {
+		resp.ErrorCode = storeErrorCode(err)
+		resp.Topics = nil
+	}
+	return resp
+}
+
+// cleanup removes offsets of a group with tombstones and, when an empty
+// group has no offsets left, the group itself (Kafka's
+// cleanupGroupMetadata). The in-memory state changes only once stored.
+func (c *Coordinator) cleanup(g *group, remove []tp, now time.Time) error {
+	var recs []rec
+	for _, t := range remove {
+		if g.offsets[t] != nil {
+			recs = append(recs, rec{key: offsetKey(g.id, t)})
+		}
+	}
+	left := len(g.offsets) - len(recs)
+	dead := (g.is(stateEmpty) || g.is(stateDead)) && left == 0
+	if dead {
+		recs = append(recs, rec{key: groupKey(g.id)})
+	}
+	if err := c.append(g.partition, recs, now); err != nil {
+		return err
+	}
+	for _, t := range remove {
+		delete(g.offsets, t)
+	}
+	if dead {
+		g.transition(stateDead, now)
+		if c.groups[g.id] == g {
+			delete(c.groups, g.id)
+		}
+	}
+	return nil
+}
+
+// expireOffsets applies offsets.retention.minutes with Kafka 2.1+
+// semantics: an empty group's offsets expire once the group has been empty
+// for the retention; a stable consumer group's offsets of topics it no
+// longer subscribes to expire by commit time; a group with no protocol
+// (offsets only) by commit time; commits with an explicit retention
+// (OffsetCommit v2-v4) at their own expire time.
+func (c *Coordinator) expireOffsets(now time.Time) {
+	retention := c.cfg.OffsetsRetention
+	for _, g := range c.groups {
+		var base func(o *offset) time.Time
+		var skip map[string]bool
+		switch {
+		case g.protocolType != "" && g.is(stateEmpty):
+			base = func(o *offset) time.Time {
+				if !g.stateTime.IsZero() {
+					return g.stateTime
+				}
+				return o.commitTime
+			}
+		case g.protocolType == "consumer" && g.subscribed != nil && g.is(stateStable):
+			base = func(o *offset) time.Time { return o.commitTime }
+			skip = g.subscribed
+		case g.protocolType == "":
+			base = func(o *offset) time.Time { return o.commitTime }
+		default:
+			continue
+		}
+		var expired []tp
+		for k, o := range g.offsets {
+			if skip[k.topic] {
+				continue
+			}
+			if !o.expireTime.IsZero() {
+				if !now.Before(o.expireTime) {
+					expired = append(expired, k)
+				}
+			} else if now.Sub(base(o)) >= retention {
+				expired = append(expired, k)
+			}
+		}
+		if len(expired) == 0 && !(g.is(stateEmpty) && len(g.offsets) == 0) {
+			continue
+		}
+		if err := c.cleanup(g, expired, now); err != nil {
+			c.lg.Warn("expiring offsets failed", "group", g.id, "err", err)
+			continue
+		}
+		c.lg.Info("expired offsets", "group", g.id, "partitions", len(expired))
+	}
+}
