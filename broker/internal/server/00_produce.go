@@ -10,6 +10,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -93,6 +95,11 @@ func (s *Server) produceTo(topic string, rp *kmsg.ProduceRequestTopicPartition, 
 	if minISR := t.config().MinInsyncReplicas; acks == -1 && len(p.isr) < minISR {
 		return fmt.Errorf("%w: %d in-sync replicas, min.insync.replicas is %d", kerr.NotEnoughReplicas, len(p.isr), minISR)
 	}
+	if slices.Contains(t.config().CleanupPolicy, "compact") {
+		if err := checkKeys(topic, rp.Partition, rp.Records, sp); err != nil {
+			return err
+		}
+	}
 	res, err := p.log.Append(rp.Records, p.epoch())
 	if err != nil {
 		sp.LogStartOffset = p.log.StartOffset()
@@ -103,4 +110,39 @@ func (s *Server) produceTo(topic string, rp *kmsg.ProduceRequestTopicPartition, 
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
 	return nil
+}
+
+// recordErrors is LogValidator's RecordValidationException: INVALID_RECORD
+// with the per-record errors, whose message Produce v8+ returns as is.
+type recordErrors struct{ msg string }
+
+func (e *recordErrors) Error() string { return e.msg }
+func (e *recordErrors) Unwrap() error { return kerr.InvalidRecord }
+
+// checkKeys rejects a batch for a compacted topic that holds a record
+// without a key, as Kafka's LogValidator.validateKey does: INVALID_RECORD
+// on every Produce version, each such record listed in the response's
+// record errors (v8+) and the message summing up the first three. A batch
+// that does not decode is left to Append to reject.
+func checkKeys(topic string, partition int32, b []byte, sp *kmsg.ProduceResponseTopicPartition) error {
+	var errs []string
+	i := int32(0)
+	for r, err := range batch.Records(b) {
+		if err != nil {
+			return nil
+		}
+		if r.Key == nil {
+			msg := fmt.Sprintf("Compacted topic cannot accept message without key in topic partition %s-%d", topic, partition)
+			er := kmsg.NewProduceResponseTopicPartitionErrorRecord()
+			er.RelativeOffset, er.ErrorMessage = i, &msg
+			sp.ErrorRecords = append(sp.ErrorRecords, er)
+			errs = append(errs, fmt.Sprintf("RecordError(batchIndex=%d, message='%s')", i, msg))
+		}
+		i++
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &recordErrors{msg: fmt.Sprintf("One or more records have been rejected due to %d record errors in total, and only showing the first three errors at most: [%s]",
+		len(errs), strings.Join(errs[:min(3, len(errs))], ", "))}
 }
