@@ -304,11 +304,11 @@ func (l *Log) Clean(ctx context.Context, o CleanOptions) (CleanResult, error) {
 		res.Done = true
 		return res, nil
 	}
-	producers, err := l.lastOfProducers(ctx, p.segs, nowMs-o.ProducerExpirationMs)
+	producers, dirtyRecords, err := l.scanHeaders(ctx, &p, nowMs-o.ProducerExpirationMs)
 	if err != nil {
 		return res, err
 	}
-	m, mapEnd, err := l.buildOffsetMap(ctx, &p, &o, &res)
+	m, mapEnd, err := l.buildOffsetMap(ctx, &p, &o, dirtyRecords, &res)
 	if err != nil {
 		return res, err
 	}
@@ -355,22 +355,27 @@ type producerLast struct {
 	ts       int64
 }
 
-// lastOfProducers reads every batch header of the log to find each
-// producer's last batch, dropping producers idle since before expiredMs.
-func (l *Log) lastOfProducers(ctx context.Context, segs []segSnap, expiredMs int64) (map[int64]producerLast, error) {
+// scanHeaders reads every batch header of the log to find each producer's
+// last batch, dropping producers idle since before expiredMs, and counts
+// the records of the dirty part, which sizes the key map.
+func (l *Log) scanHeaders(ctx context.Context, p *cleanPlan, expiredMs int64) (map[int64]producerLast, int64, error) {
 	out := map[int64]producerLast{}
+	var dirty int64
 	var hb [batch.HeaderSize]byte
-	for _, sn := range segs {
+	for _, sn := range p.segs {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		for pos := int64(0); pos+batch.HeaderSize <= sn.size; {
 			if _, err := sn.s.log.ReadAt(hb[:], pos); err != nil {
-				return nil, l.raced(0, fmt.Errorf("log: cleaner reading segment %d: %w", sn.base, err))
+				return nil, 0, storageErr(fmt.Errorf("log: cleaner reading segment %d: %w", sn.base, err))
 			}
 			h, _ := batch.ParseHeader(hb[:])
 			if h.Length < batch.HeaderSize-batch.LogOverhead {
-				return nil, storageErr(fmt.Errorf("log: cleaner: bad batch header in segment %d at %d", sn.base, pos))
+				return nil, 0, storageErr(fmt.Errorf("log: cleaner: bad batch header in segment %d at %d", sn.base, pos))
+			}
+			if h.LastOffset() >= p.state.FirstDirty && h.BaseOffset < p.state.FirstUncleanable {
+				dirty += int64(h.NumRecords)
 			}
 			if h.HasProducerID() {
 				e, ok := out[h.ProducerID]
@@ -391,7 +396,7 @@ func (l *Log) lastOfProducers(ctx context.Context, segs []segSnap, expiredMs int
 			delete(out, id)
 		}
 	}
-	return out, nil
+	return out, dirty, nil
 }
 
 // eachBatch reads the batches of a segment from position from up to limit
@@ -440,15 +445,13 @@ func controlType(b []byte) (int16, error) {
 
 // buildOffsetMap hashes the keys of the dirty part into a map sized for it
 // (at most the dedupe buffer) and returns where the mapped part ends.
-func (l *Log) buildOffsetMap(ctx context.Context, p *cleanPlan, o *CleanOptions, res *CleanResult) (*offsetMap, int64, error) {
+func (l *Log) buildOffsetMap(ctx context.Context, p *cleanPlan, o *CleanOptions, records int64, res *CleanResult) (*offsetMap, int64, error) {
 	from, to := p.state.FirstDirty, p.state.FirstUncleanable
 	var dirty []int
-	var records int64
 	for i := range p.segs[:len(p.segs)-1] {
 		sn := &p.segs[i]
 		if sn.next > from && sn.base < to {
 			dirty = append(dirty, i)
-			records += sn.next - max(sn.base, from) // an upper bound on the keys
 		}
 	}
 	m := newOffsetMap(o.DedupeBufferBytes, records)

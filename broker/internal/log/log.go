@@ -556,8 +556,19 @@ func (l *Log) isClosed() bool {
 // than maxBytes is returned alone. offset == EndOffset gives an empty
 // result; offset outside [StartOffset, EndOffset] an error wrapping
 // kerr.OffsetOutOfRange. A read racing a truncation or segment deletion
-// returns an error wrapping kerr.KafkaStorageError or consistent data.
+// returns an error wrapping kerr.KafkaStorageError or consistent data; one
+// racing the cleaner's swap of a segment is retried here on the new one.
 func (l *Log) Read(offset int64, maxBytes int, maxOffset int64, minOneBatch bool, dst []byte) ([]byte, error) {
+	for try := 0; ; try++ {
+		out, err := l.read(offset, maxBytes, maxOffset, minOneBatch, dst)
+		if err == nil || try == 2 || !errors.Is(err, os.ErrClosed) || l.isClosed() {
+			return out, err
+		}
+		dst = out // the segment was closed under the read: swapped out by the cleaner
+	}
+}
+
+func (l *Log) read(offset int64, maxBytes int, maxOffset int64, minOneBatch bool, dst []byte) ([]byte, error) {
 	dst = dst[:0]
 	l.mu.RLock()
 	if l.closed {

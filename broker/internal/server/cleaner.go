@@ -60,6 +60,11 @@ func (s *Server) cleanFilthiest(failed map[*plog.Log]time.Time, retryAfter time.
 		bestRatio = -1.0
 	)
 	now := time.Now()
+	for l, until := range failed { // also forgets logs of deleted topics
+		if now.After(until) {
+			delete(failed, l)
+		}
+	}
 	for _, t := range s.parts.all() {
 		s.parts.mu.RLock()
 		parts := t.parts
@@ -70,11 +75,8 @@ func (s *Server) cleanFilthiest(failed map[*plog.Log]time.Time, retryAfter time.
 		}
 		opts := s.cleanerOptions(&cfg)
 		for _, p := range parts {
-			if until, ok := failed[p.log]; ok {
-				if now.Before(until) {
-					continue
-				}
-				delete(failed, p.log)
+			if _, ok := failed[p.log]; ok {
+				continue
 			}
 			st, err := p.log.CleanState(opts)
 			if err != nil || !st.Due {
