@@ -157,12 +157,6 @@ func (l *Log) loadCleanerState() {
 	}
 }
 
-func (l *Log) writeCleanerState(st cleanerState) error {
-	l.cpMu.Lock()
-	defer l.cpMu.Unlock()
-	return l.writeCleanerStateLocked(st)
-}
-
 func (l *Log) writeCleanerStateLocked(st cleanerState) error {
 	l.cp = st
 	return writeFileAtomic(filepath.Join(l.dir, cleanerCheckpointName),
