@@ -447,6 +447,14 @@ func TestStaticMemberRejoinsWithoutRebalance(t *testing.T) {
 	iid := "ia"
 	hb.Group, hb.MemberID, hb.Generation, hb.InstanceID = "g", a.MemberID, a.Generation, &iid
 	codeIs(t, "old member heartbeat", f.c.Heartbeat(hb).ErrorCode, kerr.FencedInstanceID)
+
+	// Before JoinGroup v9 the leader cannot skip the assignment: it is
+	// given the old leader id, so that it does not think it leads.
+	r5 := f.joinAsync(joinOpts{group: "g", instance: "ia", version: 5}).wait(t)
+	codeIs(t, "v5 static rejoin", r5.ErrorCode, nil)
+	if r5.LeaderID != r.MemberID || r5.MemberID == r.MemberID || len(r5.Members) != 0 || f.state("g") != "Stable" {
+		t.Fatalf("v5 rejoin: leader %q (want the old %q), member %q, members %d, state %s", r5.LeaderID, r.MemberID, r5.MemberID, len(r5.Members), f.state("g"))
+	}
 }
 
 func TestGroupMaxSize(t *testing.T) {

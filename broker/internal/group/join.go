@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -50,7 +51,7 @@ func newMemberID(clientID string) string {
 func requestProtocols(req *kmsg.JoinGroupRequest) []protocol {
 	ps := make([]protocol, 0, len(req.Protocols))
 	for _, p := range req.Protocols {
-		ps = append(ps, protocol{name: p.Name, metadata: append([]byte(nil), p.Metadata...)})
+		ps = append(ps, protocol{name: strings.Clone(p.Name), metadata: append([]byte(nil), p.Metadata...)})
 	}
 	return ps
 }
@@ -72,7 +73,7 @@ func (c *Coordinator) join(cl Client, req *kmsg.JoinGroupRequest) (*kmsg.JoinGro
 	}
 	instanceID := ""
 	if req.InstanceID != nil {
-		instanceID = *req.InstanceID
+		instanceID = strings.Clone(*req.InstanceID)
 	}
 	unknown := req.MemberID == ""
 	g := c.groups[req.Group]
@@ -92,17 +93,17 @@ func (c *Coordinator) join(cl Client, req *kmsg.JoinGroupRequest) (*kmsg.JoinGro
 	ps := requestProtocols(req)
 	nm := &member{
 		instanceID:       instanceID,
-		clientID:         cl.ID,
+		clientID:         strings.Clone(cl.ID),
 		clientHost:       cl.Host,
 		rebalanceTimeout: rebalance,
 		sessionTimeout:   session,
-		protocolType:     req.ProtocolType,
+		protocolType:     strings.Clone(req.ProtocolType),
 		protocols:        ps,
 	}
 	if unknown {
-		return c.joinNew(g, nm, req.Version >= 4, now)
+		return c.joinNew(g, nm, req.Version, now)
 	}
-	nm.id = req.MemberID
+	nm.id = strings.Clone(req.MemberID)
 	return c.joinCurrent(g, nm, now)
 }
 
@@ -118,7 +119,7 @@ func (c *Coordinator) acceptJoining(g *group, memberID string) bool {
 	return g.members[memberID] != nil || len(g.members) < c.cfg.MaxSize
 }
 
-func (c *Coordinator) joinNew(g *group, nm *member, requireKnown bool, now time.Time) (*kmsg.JoinGroupResponse, chan *kmsg.JoinGroupResponse) {
+func (c *Coordinator) joinNew(g *group, nm *member, version int16, now time.Time) (*kmsg.JoinGroupResponse, chan *kmsg.JoinGroupResponse) {
 	if g.is(stateDead) {
 		return joinError("", kerr.CoordinatorNotAvailable.Code), nil
 	}
@@ -127,9 +128,9 @@ func (c *Coordinator) joinNew(g *group, nm *member, requireKnown bool, now time.
 	}
 	nm.id = newMemberID(nm.clientID)
 	if nm.instanceID != "" {
-		return c.joinStatic(g, nm, now)
+		return c.joinStatic(g, nm, version, now)
 	}
-	if requireKnown {
+	if version >= 4 {
 		// KIP-394: hand out the id first, so a client that times out
 		// and retries does not leave a defunct member behind.
 		g.pending[nm.id] = now.Add(nm.sessionTimeout)
@@ -138,13 +139,14 @@ func (c *Coordinator) joinNew(g *group, nm *member, requireKnown bool, now time.
 	return nil, c.addMemberAndRebalance(g, nm, now)
 }
 
-func (c *Coordinator) joinStatic(g *group, nm *member, now time.Time) (*kmsg.JoinGroupResponse, chan *kmsg.JoinGroupResponse) {
+func (c *Coordinator) joinStatic(g *group, nm *member, version int16, now time.Time) (*kmsg.JoinGroupResponse, chan *kmsg.JoinGroupResponse) {
 	oldID, known := g.static[nm.instanceID]
 	if !known {
 		return nil, c.addMemberAndRebalance(g, nm, now)
 	}
 	// A known static member restarted: it takes over its old entry under
 	// a new id, and the old id is fenced.
+	oldLeader := g.leader
 	m := g.replaceStatic(nm.instanceID, oldID, nm.id)
 	if m.join != nil {
 		m.join <- joinError(oldID, kerr.FencedInstanceID.Code)
@@ -171,13 +173,22 @@ func (c *Coordinator) joinStatic(g *group, nm *member, now time.Time) (*kmsg.Joi
 		if err := c.storeGroup(g, now); err != nil {
 			g.replaceStatic(nm.instanceID, nm.id, oldID)
 			m.protocols = oldProtocols
-			return joinError("", kerr.UnknownServerError.Code), nil
+			return joinError("", storeErrorCode(err)), nil
 		}
-		isLeader := g.leader == m.id
-		r := c.joinResponse(g, m, isLeader)
-		// KIP-814: a rejoining leader is told so, with the members, but
-		// skips the assignment since a stable group keeps its own.
-		r.SkipAssignment = isLeader
+		if version >= 9 {
+			// KIP-814: a rejoining leader is told so, with the
+			// members, but skips the assignment: a stable group
+			// keeps its own.
+			isLeader := g.leader == m.id
+			r := c.joinResponse(g, m, isLeader)
+			r.SkipAssignment = isLeader
+			return r, nil
+		}
+		// Older clients cannot skip the assignment: give the old
+		// leader id, so that a rejoining leader does not assign to a
+		// group that would not broadcast it.
+		r := c.joinResponse(g, m, false)
+		r.LeaderID = oldLeader
 		return r, nil
 	case stateCompletingRebalance:
 		// The leader may already be assigning to the old id: rebalance.
@@ -343,7 +354,7 @@ func (c *Coordinator) completeJoin(g *group, now time.Time) {
 	g.delayPhase = false
 	if len(g.members) == 0 {
 		g.protocol = ""
-		g.subscribed = nil
+		g.computeSubscribed()
 		g.transition(stateEmpty, now)
 		if err := c.storeGroup(g, now); err != nil {
 			c.lg.Warn("storing empty group failed", "group", g.id, "err", err)

@@ -3,6 +3,7 @@ package group
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -86,7 +87,7 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 		for j, p := range t.Partitions {
 			meta := ""
 			if p.Metadata != nil {
-				meta = *p.Metadata
+				meta = strings.Clone(*p.Metadata) // kept: must not alias the request
 			}
 			switch {
 			case c.cfg.Exists != nil && !c.cfg.Exists(t.Topic, p.Partition):
@@ -104,7 +105,7 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 				o.commitTime = time.UnixMilli(p.Timestamp)
 				o.expireTime = o.commitTime.Add(c.cfg.OffsetsRetention)
 			}
-			k := tp{t.Topic, p.Partition}
+			k := tp{strings.Clone(t.Topic), p.Partition}
 			commits = append(commits, commit{k, o})
 			recs = append(recs, offsetRecord(g.id, k, o))
 		}

@@ -2,6 +2,7 @@ package group
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -134,7 +135,7 @@ type group struct {
 
 func newGroup(id string, partition int32, now time.Time) *group {
 	return &group{
-		id:          id,
+		id:          strings.Clone(id), // request strings alias request bytes
 		partition:   partition,
 		stateTime:   now,
 		members:     map[string]*member{},
@@ -315,10 +316,10 @@ func (g *group) rebalanceTimeout() time.Duration {
 // chosen protocol; any undecodable member makes the set unknown.
 func (g *group) computeSubscribed() {
 	g.subscribed = nil
-	if g.protocolType != "consumer" || g.protocol == "" {
+	if g.protocolType != "consumer" || (g.protocol == "" && len(g.members) > 0) {
 		return
 	}
-	set := map[string]bool{}
+	set := map[string]bool{} // empty for a group with no members
 	for _, m := range g.members {
 		var meta kmsg.ConsumerMemberMetadata
 		if err := meta.ReadFrom(m.metadataFor(g.protocol)); err != nil {
@@ -331,9 +332,14 @@ func (g *group) computeSubscribed() {
 	g.subscribed = set
 }
 
-// subscribedTo reports Kafka's isSubscribedToTopic (false when unknown).
+// subscribedTo reports Kafka's isSubscribedToTopic: when the topics are
+// unknown, a "consumer" group is taken to subscribe to everything (safe
+// for OffsetDelete), any other group to nothing.
 func (g *group) subscribedTo(topic string) bool {
-	return g.subscribed != nil && g.subscribed[topic]
+	if g.subscribed == nil {
+		return g.protocolType == "consumer"
+	}
+	return g.subscribed[topic]
 }
 
 // failWaiters answers every parked request with code (the group moved or
