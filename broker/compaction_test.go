@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -158,5 +159,41 @@ func readToEnd(t *testing.T, addr, topic string) []*kgo.Record {
 				return out
 			}
 		}
+	}
+}
+
+// TestCompactOnlyKeepsOldSegments: retention.ms deletes old segments of a
+// cleanup.policy=delete topic but never of a compact-only one (the cleaner
+// alone removes superseded records there), while compact,delete does both.
+func TestCompactOnlyKeepsOldSegments(t *testing.T) {
+	b := brokertest.Start(t,
+		brokertest.Property("log.retention.check.interval.ms", "20"),
+		brokertest.Property("log.cleaner.enable", "false"),
+	)
+	cl := client(t, b.Addr(), kgo.ProducerLinger(0))
+	adm := kadmClient(cl)
+	ctx, cancel := context.WithTimeout(ctxT(t), 15*time.Second)
+	defer cancel()
+	for _, policy := range []string{"delete", "compact", "compact,delete"} {
+		createTopic(t, adm, "policy-"+strings.ReplaceAll(policy, ",", "-"), 1, map[string]*string{
+			"cleanup.policy": kadm.StringPtr(policy),
+			"segment.bytes":  kadm.StringPtr("1024"),
+			"retention.ms":   kadm.StringPtr("1"),
+		})
+	}
+	for _, topic := range []string{"policy-delete", "policy-compact", "policy-compact-delete"} {
+		for i := range 20 {
+			r := &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", i), Value: make([]byte, 200)}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Once retention has trimmed both delete topics it has also passed
+	// over the compact-only one.
+	waitTrimmed(ctx, t, adm, "policy-delete")
+	waitTrimmed(ctx, t, adm, "policy-compact-delete")
+	if got := startOffset(t, adm, "policy-compact"); got != 0 {
+		t.Fatalf("retention moved the start of the compact-only topic to %d", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -147,6 +148,9 @@ func logConfig(t config.Topic) plog.Config {
 		TimestampType:        t.TimestampType,
 		TimestampBeforeMaxMs: t.TimestampBeforeMaxMs,
 		TimestampAfterMaxMs:  t.TimestampAfterMaxMs,
+		// cleanup.policy=compact alone keeps every segment until the
+		// cleaner removes superseded records; compact,delete does both.
+		CompactOnly: slices.Contains(t.CleanupPolicy, "compact") && !slices.Contains(t.CleanupPolicy, "delete"),
 	}
 }
 
