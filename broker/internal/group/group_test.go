@@ -665,3 +665,23 @@ func TestLoadInProgressAndNotCoordinator(t *testing.T) {
 	hb.Group = "g"
 	codeIs(t, "heartbeat while loading", c.Heartbeat(hb).ErrorCode, nil)
 }
+
+func TestTopicDeletedRemovesOffsets(t *testing.T) {
+	f := newFixture(t, nil)
+	f.c.CommitOffsets(commitReq("a", "", -1, "gone", map[int32]int64{0: 1, 1: 2}))
+	f.c.CommitOffsets(commitReq("a", "", -1, "kept", map[int32]int64{0: 3}))
+	f.c.CommitOffsets(commitReq("b", "", -1, "gone", map[int32]int64{0: 4}))
+	f.c.TopicDeleted("gone")
+	check := func(c *Coordinator) {
+		t.Helper()
+		got, _ := c.FetchOffsets("a", nil)
+		if len(got) != 1 || got[0].Topic != "kept" {
+			t.Fatalf("group a offsets: %+v", got)
+		}
+		if d := c.DescribeGroup("b"); d.State != "Dead" {
+			t.Fatalf("group b, left with no offsets, is %s", d.State)
+		}
+	}
+	check(f.c)
+	check(f.start())
+}

@@ -334,3 +334,26 @@ func (c *Coordinator) expireOffsets(now time.Time) {
 		c.lg.Info("expired offsets", "group", g.id, "partitions", len(expired))
 	}
 }
+
+// TopicDeleted removes every group's committed offsets of a deleted topic
+// (tombstones), as Kafka's coordinator does when partitions are deleted, so
+// that a topic created again under the same name starts uncommitted.
+func (c *Coordinator) TopicDeleted(topic string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.cfg.Now()
+	for _, g := range c.groups {
+		var remove []tp
+		for k := range g.offsets {
+			if k.topic == topic {
+				remove = append(remove, k)
+			}
+		}
+		if len(remove) == 0 {
+			continue
+		}
+		if err := c.cleanup(g, remove, now); err != nil {
+			c.lg.Warn("removing offsets of a deleted topic failed", "group", g.id, "topic", topic, "err", err)
+		}
+	}
+}

@@ -54,6 +54,9 @@ func (s *Server) handleDeleteTopics(r *request, req *kmsg.DeleteTopicsRequest) (
 			name := t.name
 			st.Topic, st.TopicID = &name, t.id
 			err = s.parts.remove(t)
+			if err == nil {
+				s.groups.coord.TopicDeleted(name) // its committed offsets go too, as in Kafka
+			}
 		}
 		if err != nil {
 			st.ErrorCode = errCode(err)
