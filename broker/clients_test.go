@@ -79,3 +79,18 @@ func TestConfluentKafkaPython(t *testing.T) {
 		t.Fatalf("python: %s", out)
 	}
 }
+
+// TestConfluentKafkaGroup runs two librdkafka consumers in one group over a
+// 6-partition topic; one leaves and the other must take every partition
+// over from the committed offsets (see testdata/confluent_group.py).
+func TestConfluentKafkaGroup(t *testing.T) {
+	requireTool(t, "/usr/bin/python3", "-c", "import confluent_kafka")
+	b := brokertest.Start(t)
+	cl := client(t, b.Addr())
+	createTopic(t, kadmClient(cl), "pygroup", 6, nil)
+	out := run(t, "", "/usr/bin/python3", "testdata/confluent_group.py", b.Addr(), "pygroup", "py-group", "100")
+	if !strings.HasPrefix(out, "ok ") {
+		t.Fatalf("python: %s", out)
+	}
+	t.Log(strings.TrimSpace(out))
+}
