@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/broker/brokertest"
 )
@@ -367,5 +368,90 @@ func TestGroupAdmin(t *testing.T) {
 	lg, err = kadm.NewClient(client(t, b.Addr())).ListGroups(ctxT(t))
 	if err != nil || len(lg) != 0 {
 		t.Fatalf("list after restart: %v %+v", err, lg)
+	}
+}
+
+// TestGroupOldAndNewVersions drives the group APIs with raw requests at
+// their oldest and newest versions: v0 joins (no MEMBER_ID_REQUIRED),
+// batched FindCoordinator keys, OffsetFetch v1 and v8 (several groups,
+// null topics for all commits).
+func TestGroupOldAndNewVersions(t *testing.T) {
+	b := brokertest.Start(t)
+	addr := b.Addr()
+	createTopic(t, kadm.NewClient(client(t, addr)), "vt", 2, nil)
+
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.Version, fc.CoordinatorKey = 0, "old"
+	if r := rawRequest(t, addr, fc).(*kmsg.FindCoordinatorResponse); r.ErrorCode != 0 || r.NodeID < 0 || r.Port <= 0 {
+		t.Fatalf("FindCoordinator v0: %+v", r)
+	}
+	fc = kmsg.NewPtrFindCoordinatorRequest()
+	fc.Version, fc.CoordinatorKeys = 4, []string{"a", "b"}
+	if r := rawRequest(t, addr, fc).(*kmsg.FindCoordinatorResponse); len(r.Coordinators) != 2 || r.Coordinators[1].Key != "b" || r.Coordinators[1].ErrorCode != 0 {
+		t.Fatalf("FindCoordinator v4: %+v", r)
+	}
+	fc.CoordinatorType = 1
+	if r := rawRequest(t, addr, fc).(*kmsg.FindCoordinatorResponse); r.Coordinators[0].ErrorCode != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("FindCoordinator for a transaction: %+v", r)
+	}
+
+	oc := kmsg.NewPtrOffsetCommitRequest()
+	oc.Version, oc.Group, oc.RetentionTimeMillis = 2, "old", -1
+	ot := kmsg.NewOffsetCommitRequestTopic()
+	ot.Topic = "vt"
+	meta := "x"
+	ot.Partitions = []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 5, Metadata: &meta}, {Partition: 9, Offset: 1}}
+	oc.Topics = append(oc.Topics, ot)
+	ocr := rawRequest(t, addr, oc).(*kmsg.OffsetCommitResponse)
+	if ocr.Topics[0].Partitions[0].ErrorCode != 0 || ocr.Topics[0].Partitions[1].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("OffsetCommit v2: %+v", ocr)
+	}
+
+	of := kmsg.NewPtrOffsetFetchRequest()
+	of.Version, of.Group = 1, "old"
+	of.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "vt", Partitions: []int32{0, 1}}}
+	ofr := rawRequest(t, addr, of).(*kmsg.OffsetFetchResponse)
+	if p := ofr.Topics[0].Partitions; p[0].Offset != 5 || *p[0].Metadata != "x" || p[1].Offset != -1 {
+		t.Fatalf("OffsetFetch v1: %+v", p)
+	}
+	of = kmsg.NewPtrOffsetFetchRequest()
+	of.Version = 8
+	of.Groups = []kmsg.OffsetFetchRequestGroup{{Group: "old"}, {Group: "none", Topics: []kmsg.OffsetFetchRequestGroupTopic{{Topic: "vt", Partitions: []int32{0}}}}}
+	ofr = rawRequest(t, addr, of).(*kmsg.OffsetFetchResponse)
+	if len(ofr.Groups) != 2 || len(ofr.Groups[0].Topics) != 1 || ofr.Groups[0].Topics[0].Partitions[0].Offset != 5 || ofr.Groups[1].Topics[0].Partitions[0].Offset != -1 {
+		t.Fatalf("OffsetFetch v8: %+v", ofr.Groups)
+	}
+
+	jg := kmsg.NewPtrJoinGroupRequest()
+	jg.Version, jg.Group, jg.SessionTimeoutMillis, jg.ProtocolType = 0, "v0", 10000, "consumer"
+	jg.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0, 0}}}
+	jr := rawRequest(t, addr, jg).(*kmsg.JoinGroupResponse)
+	if jr.ErrorCode != 0 || jr.Generation != 1 || jr.LeaderID != jr.MemberID || *jr.Protocol != "range" {
+		t.Fatalf("JoinGroup v0: %+v", jr)
+	}
+	sg := kmsg.NewPtrSyncGroupRequest()
+	sg.Version, sg.Group, sg.Generation, sg.MemberID = 0, "v0", jr.Generation, jr.MemberID
+	sg.GroupAssignment = []kmsg.SyncGroupRequestGroupAssignment{{MemberID: jr.MemberID, MemberAssignment: []byte("a")}}
+	if sr := rawRequest(t, addr, sg).(*kmsg.SyncGroupResponse); sr.ErrorCode != 0 || string(sr.MemberAssignment) != "a" {
+		t.Fatalf("SyncGroup v0: %+v", sr)
+	}
+	hb := kmsg.NewPtrHeartbeatRequest()
+	hb.Version, hb.Group, hb.Generation, hb.MemberID = 0, "v0", jr.Generation, jr.MemberID
+	if hr := rawRequest(t, addr, hb).(*kmsg.HeartbeatResponse); hr.ErrorCode != 0 {
+		t.Fatalf("Heartbeat v0: %v", kerr.ErrorForCode(hr.ErrorCode))
+	}
+	lg := kmsg.NewPtrLeaveGroupRequest()
+	lg.Version, lg.Group, lg.MemberID = 0, "v0", jr.MemberID
+	if lr := rawRequest(t, addr, lg).(*kmsg.LeaveGroupResponse); lr.ErrorCode != 0 {
+		t.Fatalf("LeaveGroup v0: %v", kerr.ErrorForCode(lr.ErrorCode))
+	}
+	if lr := rawRequest(t, addr, lg).(*kmsg.LeaveGroupResponse); lr.ErrorCode != kerr.UnknownMemberID.Code {
+		t.Fatalf("second LeaveGroup v0: %v", kerr.ErrorForCode(lr.ErrorCode))
+	}
+	dg := kmsg.NewPtrDescribeGroupsRequest()
+	dg.Version, dg.Groups = 0, []string{"v0", "never"}
+	dr := rawRequest(t, addr, dg).(*kmsg.DescribeGroupsResponse)
+	if dr.Groups[0].State != "Empty" || dr.Groups[0].ProtocolType != "consumer" || dr.Groups[1].State != "Dead" {
+		t.Fatalf("DescribeGroups v0: %+v", dr.Groups)
 	}
 }
