@@ -26,9 +26,10 @@ run: build ## start the broker with embedded defaults (data in ./data, 127.0.0.1
 	$(BIN) broker
 
 .PHONY: test
-test: ## install test dependencies (kcat, confluent-kafka) and run every test
+test: ## install test dependencies (kcat, confluent-kafka), run every test, then make compat
 	./scripts/install-test-deps.sh
 	SLUICE_TEST_REQUIRE_CLIENTS=1 $(GO) test -count=1 -timeout 15m $(PKGS)
+	./scripts/compat.sh
 
 .PHONY: compat
 compat: ## run franz-go's own kgo integration tests against a fresh Sluice broker (KGO_SEEDS=host:port for another)
