@@ -685,3 +685,19 @@ func TestTopicDeletedRemovesOffsets(t *testing.T) {
 	check(f.c)
 	check(f.start())
 }
+
+func TestStaticRejoinWithNewProtocolRebalances(t *testing.T) {
+	f := newFixture(t, nil)
+	a := f.joinAsync(joinOpts{group: "g", instance: "ia"}).wait(t)
+	f.sync("g", a.MemberID, a.Generation, nil)
+	// The restarted member now prefers another protocol: the group's
+	// protocol changes, which takes a rebalance (completed at once: it
+	// is the only member). Offering only the new one would be
+	// INCONSISTENT_GROUP_PROTOCOL, as in Kafka.
+	codeIs(t, "only a new protocol", f.joinAsync(joinOpts{group: "g", instance: "ia", protocols: []string{"roundrobin"}}).wait(t).ErrorCode, kerr.InconsistentGroupProtocol)
+	r := f.joinAsync(joinOpts{group: "g", instance: "ia", protocols: []string{"roundrobin", "range"}}).wait(t)
+	codeIs(t, "rejoin", r.ErrorCode, nil)
+	if r.Generation != a.Generation+1 || *r.Protocol != "roundrobin" || r.LeaderID != r.MemberID {
+		t.Fatalf("generation %d protocol %q leader %q member %q", r.Generation, *r.Protocol, r.LeaderID, r.MemberID)
+	}
+}

@@ -166,6 +166,7 @@ func (c *Coordinator) joinStatic(g *group, nm *member, version int16, now time.T
 		if g.selectProtocol() != g.protocol {
 			m.join = ch
 			c.maybePrepareRebalance(g, now)
+			c.tryCompleteJoin(g, now)
 			return nil, ch
 		}
 		// No rebalance: persist the new member id and hand the member
@@ -194,6 +195,7 @@ func (c *Coordinator) joinStatic(g *group, nm *member, version int16, now time.T
 		// The leader may already be assigning to the old id: rebalance.
 		m.join = ch
 		c.prepareRebalance(g, now)
+		c.tryCompleteJoin(g, now)
 		return nil, ch
 	case statePreparingRebalance:
 		m.join = ch
