@@ -10,18 +10,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// startGroupsBroker starts the broker the groups tests run against. The
-// Sluice broker has no group coordinator yet, so it is kfake; switch it to
-// startBroker once the coordinator lands.
+// startGroupsBroker starts the broker the groups tests run against: the
+// Sluice broker in process.
 func startGroupsBroker(t *testing.T) string {
 	t.Helper()
-	return startKfake(t)
+	return startBroker(t)
 }
 
 // tsBase is the timestamp of offset 0 in every partition the tests
@@ -387,25 +386,27 @@ func TestParseDatetime(t *testing.T) {
 	}
 }
 
+// TestGroupsUnsupportedCluster: against a cluster whose ApiVersions lists
+// no group APIs, the groups commands say so instead of kgo's "broker is
+// too old". kfake stands in for such a cluster, with ApiVersions answered
+// by the test.
 func TestGroupsUnsupportedCluster(t *testing.T) {
-	addr := startBroker(t) // the Sluice broker, which has no group coordinator yet
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	vs, err := kadm.NewClient(cl).ApiVersions(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range vs.Sorted() {
-		if _, ok := v.KeyMaxVersion(kmsg.DescribeGroups.Int16()); ok {
-			t.Skip("the Sluice broker serves DescribeGroups now; this test needs a cluster without groups")
+	t.Cleanup(c.Close)
+	c.ControlKey(kmsg.ApiVersions.Int16(), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kreq.(*kmsg.ApiVersionsRequest)
+		resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
+		resp.SetVersion(min(req.Version, 3))
+		for _, k := range []kmsg.Key{kmsg.Produce, kmsg.Fetch, kmsg.ListOffsets, kmsg.Metadata, kmsg.ApiVersions} {
+			resp.ApiKeys = append(resp.ApiKeys, kmsg.ApiVersionsResponseApiKey{ApiKey: k.Int16(), MinVersion: 0, MaxVersion: 9})
 		}
-	}
-	_, _, err = run(t, addr, "", "groups", "describe", "billing")
+		return resp, nil, true
+	})
+	_, _, err = run(t, c.ListenAddrs()[0], "", "groups", "describe", "billing")
 	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "DescribeGroups") {
 		t.Errorf("describe on a cluster without groups: %v, want ErrUnsupported naming DescribeGroups", err)
 	}

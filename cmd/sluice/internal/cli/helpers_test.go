@@ -9,7 +9,6 @@ import (
 
 	"github.com/sluicehq/sluice/broker/brokertest"
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // honoursValidateOnly says whether startBroker's broker creates nothing for
@@ -21,18 +20,6 @@ const honoursValidateOnly = true
 func startBroker(t *testing.T, opts ...brokertest.Option) string {
 	t.Helper()
 	return brokertest.Start(t, opts...).Addr()
-}
-
-// startKfake starts franz-go's fake broker, for the tests that need Kafka
-// APIs the Sluice broker does not serve yet (consumer groups).
-func startKfake(t *testing.T) string {
-	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatalf("starting kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()[0]
 }
 
 // run executes `sluice -b addr args...` in process with stdin as input and

@@ -151,7 +151,7 @@ func TestPartitionAndOffset(t *testing.T) {
 }
 
 func TestGroupResume(t *testing.T) {
-	addr := startKfake(t) // Sluice has no group coordinator yet
+	addr := startBroker(t)
 	mustRun(t, addr, "", "topics", "create", "g", "--partitions", "2")
 	var in strings.Builder
 	for i := range 10 {
