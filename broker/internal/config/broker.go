@@ -65,6 +65,8 @@ type Broker struct {
 	OffsetsTopicReplicationFactor int16
 	OffsetsTopicSegmentBytes      int32
 	OffsetsRetentionMs            int64 // offsets.retention.minutes in ms
+	OffsetsRetentionCheckMs       int64
+	OffsetMetadataMaxBytes        int32
 
 	TransactionStateLogNumPartitions     int32
 	TransactionStateLogReplicationFactor int16
@@ -331,6 +333,8 @@ func (b *Broker) fill() error {
 	b.OffsetsTopicReplicationFactor = b.i16("offsets.topic.replication.factor")
 	b.OffsetsTopicSegmentBytes = b.i32("offsets.topic.segment.bytes")
 	b.OffsetsRetentionMs = int64(b.i32("offsets.retention.minutes")) * minMs
+	b.OffsetsRetentionCheckMs = b.i64("offsets.retention.check.interval.ms")
+	b.OffsetMetadataMaxBytes = b.i32("offset.metadata.max.bytes")
 	b.TransactionStateLogNumPartitions = b.i32("transaction.state.log.num.partitions")
 	b.TransactionStateLogReplicationFactor = b.i16("transaction.state.log.replication.factor")
 	b.TransactionStateLogMinISR = int(b.i32("transaction.state.log.min.isr"))

@@ -126,7 +126,7 @@ func TestDefaults(t *testing.T) {
 		LogRetentionCheckIntervalMs: 300000, LogFlushSchedulerIntervalMs: math.MaxInt64, LogCleanerEnable: true,
 		LogCleanerBackoffMs: 15000, LogCleanerDedupeBufferSize: 128 << 20,
 		OffsetsTopicNumPartitions: 50, OffsetsTopicReplicationFactor: 1, OffsetsTopicSegmentBytes: 104857600,
-		OffsetsRetentionMs: 7 * 24 * hourMs, TransactionStateLogNumPartitions: 50, TransactionStateLogReplicationFactor: 1,
+		OffsetsRetentionMs: 7 * 24 * hourMs, OffsetsRetentionCheckMs: 600000, OffsetMetadataMaxBytes: 4096, TransactionStateLogNumPartitions: 50, TransactionStateLogReplicationFactor: 1,
 		TransactionStateLogMinISR: 1, TransactionalIDExpirationMs: 7 * 24 * hourMs, TransactionMaxTimeoutMs: 900000,
 		ProducerIDExpirationMs: 86400000, GroupInitialRebalanceDelayMs: 3000, GroupMinSessionTimeoutMs: 6000,
 		GroupMaxSessionTimeoutMs: 1800000, GroupMaxSize: math.MaxInt32, NumNetworkThreads: 3, NumIOThreads: 8,

@@ -137,6 +137,8 @@ func brokerTable() []Def {
 			sluiceDefault("3", "the default is a single broker, where 3 could never be met; set 3 on a cluster")),
 		def("offsets.topic.segment.bytes", TypeInt, val("104857600"), "Segment size of __consumer_offsets, kept small for fast compaction and loading.", atLeast(1)),
 		def("offsets.retention.minutes", TypeInt, val("10080"), "How long committed offsets of an empty group are kept.", atLeast(1)),
+		def("offsets.retention.check.interval.ms", TypeLong, val("600000"), "How often the group coordinator looks for expired committed offsets.", atLeast(1)),
+		def("offset.metadata.max.bytes", TypeInt, val("4096"), "Largest metadata string an offset commit may carry.", atLeast(0)),
 		def("transaction.state.log.num.partitions", TypeInt, val("50"), "Partitions of __transaction_state; fixed once the topic exists.", atLeast(1)),
 		def("transaction.state.log.replication.factor", TypeShort, val("1"), "Replication factor of __transaction_state.", atLeast(1),
 			sluiceDefault("3", "the default is a single broker; set 3 on a cluster")),

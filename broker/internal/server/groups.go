@@ -47,12 +47,14 @@ func (s *Server) openGroups() error {
 		partitions = int32(len(t.parts))
 	}
 	coord := group.New(group.Config{
-		Partitions:            partitions,
-		InitialRebalanceDelay: time.Duration(cfg.GroupInitialRebalanceDelayMs) * time.Millisecond,
-		MinSessionTimeout:     time.Duration(cfg.GroupMinSessionTimeoutMs) * time.Millisecond,
-		MaxSessionTimeout:     time.Duration(cfg.GroupMaxSessionTimeoutMs) * time.Millisecond,
-		MaxSize:               int(cfg.GroupMaxSize),
-		OffsetsRetention:      time.Duration(cfg.OffsetsRetentionMs) * time.Millisecond,
+		Partitions:             partitions,
+		InitialRebalanceDelay:  time.Duration(cfg.GroupInitialRebalanceDelayMs) * time.Millisecond,
+		MinSessionTimeout:      time.Duration(cfg.GroupMinSessionTimeoutMs) * time.Millisecond,
+		MaxSessionTimeout:      time.Duration(cfg.GroupMaxSessionTimeoutMs) * time.Millisecond,
+		MaxSize:                int(cfg.GroupMaxSize),
+		OffsetsRetention:       time.Duration(cfg.OffsetsRetentionMs) * time.Millisecond,
+		RetentionCheckInterval: time.Duration(cfg.OffsetsRetentionCheckMs) * time.Millisecond,
+		MaxMetadataBytes:       int(cfg.OffsetMetadataMaxBytes),
 		Exists: func(topic string, p int32) bool {
 			_, part := s.parts.partition(topic, p)
 			return part != nil
