@@ -29,33 +29,24 @@ func AppendBatch(dst []byte, h Header, records []Record) ([]byte, error) {
 	for i := range records {
 		r := &records[i]
 		maxTS = max(maxTS, r.Timestamp)
-		body = appendRecord(body, r, r.Offset-h.BaseOffset, r.Timestamp-first)
+		body = AppendRecord(body, r, r.Offset-h.BaseOffset, r.Timestamp-first)
 	}
 	var err error
-	if body, err = compress(h.Compression(), body); err != nil {
+	if body, err = Compress(h.Compression(), body); err != nil {
 		return dst, err
 	}
+	nh := h
+	nh.LastOffsetDelta = int32(records[len(records)-1].Offset - h.BaseOffset)
+	nh.FirstTimestamp = first
+	nh.MaxTimestamp = maxTS
+	if h.TimestampType() == LogAppendTime && h.MaxTimestamp != 0 {
+		nh.MaxTimestamp = h.MaxTimestamp
+	}
+	nh.NumRecords = int32(len(records))
 	start := len(dst)
 	dst = append(dst, make([]byte, HeaderSize)...)
 	dst = append(dst, body...)
-	b := dst[start:]
-	be := binary.BigEndian
-	be.PutUint64(b[offBaseOffset:], uint64(h.BaseOffset))
-	be.PutUint32(b[offLength:], uint32(len(b)-LogOverhead))
-	be.PutUint32(b[offLeaderEpoch:], uint32(h.PartitionLeaderEpoch))
-	b[offMagic] = Magic
-	be.PutUint16(b[offAttributes:], uint16(h.Attributes))
-	be.PutUint32(b[offLastOffsetDelta:], uint32(records[len(records)-1].Offset-h.BaseOffset))
-	be.PutUint64(b[offFirstTimestamp:], uint64(first))
-	if h.TimestampType() == LogAppendTime && h.MaxTimestamp != 0 {
-		maxTS = h.MaxTimestamp
-	}
-	be.PutUint64(b[offMaxTimestamp:], uint64(maxTS))
-	be.PutUint64(b[offProducerID:], uint64(h.ProducerID))
-	be.PutUint16(b[offProducerEpoch:], uint16(h.ProducerEpoch))
-	be.PutUint32(b[offBaseSequence:], uint32(h.BaseSequence))
-	be.PutUint32(b[offNumRecords:], uint32(len(records)))
-	fixCRC(b)
+	PutHeader(dst[start:], &nh)
 	return dst, nil
 }
 
@@ -66,7 +57,29 @@ func appendBytes(b, v []byte) []byte {
 	return append(binary.AppendVarint(b, int64(len(v))), v...)
 }
 
-func appendRecord(dst []byte, r *Record, offDelta, tsDelta int64) []byte {
+// PutHeader writes h as the v2 header of the batch b (header and records):
+// every field from h except Length, Magic and CRC, which it computes; the
+// records must already follow the header in b.
+func PutHeader(b []byte, h *Header) {
+	be := binary.BigEndian
+	be.PutUint64(b[offBaseOffset:], uint64(h.BaseOffset))
+	be.PutUint32(b[offLength:], uint32(len(b)-LogOverhead))
+	be.PutUint32(b[offLeaderEpoch:], uint32(h.PartitionLeaderEpoch))
+	b[offMagic] = Magic
+	be.PutUint16(b[offAttributes:], uint16(h.Attributes))
+	be.PutUint32(b[offLastOffsetDelta:], uint32(h.LastOffsetDelta))
+	be.PutUint64(b[offFirstTimestamp:], uint64(h.FirstTimestamp))
+	be.PutUint64(b[offMaxTimestamp:], uint64(h.MaxTimestamp))
+	be.PutUint64(b[offProducerID:], uint64(h.ProducerID))
+	be.PutUint16(b[offProducerEpoch:], uint16(h.ProducerEpoch))
+	be.PutUint32(b[offBaseSequence:], uint32(h.BaseSequence))
+	be.PutUint32(b[offNumRecords:], uint32(h.NumRecords))
+	fixCRC(b)
+}
+
+// AppendRecord appends r encoded as a v2 record with the given offset and
+// timestamp deltas (relative to its batch's base offset and timestamp).
+func AppendRecord(dst []byte, r *Record, offDelta, tsDelta int64) []byte {
 	body := []byte{byte(r.Attributes)}
 	body = binary.AppendVarint(body, tsDelta)
 	body = binary.AppendVarint(body, offDelta)
@@ -81,7 +94,10 @@ func appendRecord(dst []byte, r *Record, offDelta, tsDelta int64) []byte {
 	return append(dst, body...)
 }
 
-func compress(codec int, body []byte) ([]byte, error) {
+// Compress compresses a batch's encoded records with codec (the
+// Compression* ids). Snappy is written as one raw block, which Kafka's
+// readers accept.
+func Compress(codec int, body []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	switch codec {
 	case CompressionNone:

@@ -2,12 +2,10 @@ package log
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"hash/maphash"
 	"io"
 	"math"
@@ -17,11 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/snappy"
-	"github.com/klauspost/compress/zstd"
-	"github.com/pierrec/lz4/v4"
 
 	"github.com/sluicehq/sluice/broker/internal/batch"
 )
@@ -1070,27 +1063,6 @@ func (m *offsetMap) get(key []byte) (int64, bool) {
 	return s.off - 1, s.off != 0
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// putHeader writes a v2 batch header for h into b[:61], with the CRC over
-// b[21:] (so the records must already follow).
-func putHeader(b []byte, h *batch.Header) {
-	be := binary.BigEndian
-	be.PutUint64(b[0:], uint64(h.BaseOffset))
-	be.PutUint32(b[8:], uint32(len(b)-batch.LogOverhead))
-	be.PutUint32(b[12:], uint32(h.PartitionLeaderEpoch))
-	b[16] = batch.Magic
-	be.PutUint16(b[21:], uint16(h.Attributes))
-	be.PutUint32(b[23:], uint32(h.LastOffsetDelta))
-	be.PutUint64(b[27:], uint64(h.FirstTimestamp))
-	be.PutUint64(b[35:], uint64(h.MaxTimestamp))
-	be.PutUint64(b[43:], uint64(h.ProducerID))
-	be.PutUint16(b[51:], uint16(h.ProducerEpoch))
-	be.PutUint32(b[53:], uint32(h.BaseSequence))
-	be.PutUint32(b[57:], uint32(h.NumRecords))
-	be.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
-}
-
 // emptyBatch is DefaultRecordBatch.writeEmptyHeader: the batch's offsets and
 // producer fields without records, kept so producer state survives.
 func emptyBatch(h *batch.Header) []byte {
@@ -1099,7 +1071,7 @@ func emptyBatch(h *batch.Header) []byte {
 	e.FirstTimestamp = h.MaxTimestamp
 	e.NumRecords = 0
 	b := make([]byte, batch.HeaderSize)
-	putHeader(b, &e)
+	batch.PutHeader(b, &e)
 	return b
 }
 
@@ -1129,82 +1101,19 @@ func rebuildBatch(dst []byte, h *batch.Header, recs []batch.Record, horizon int6
 		if logAppend {
 			tsDelta = 0 // readers take LogAppendTime records' time from the batch
 		}
-		body = appendRecord(body, r, r.Offset-h.BaseOffset, tsDelta)
+		body = batch.AppendRecord(body, r, r.Offset-h.BaseOffset, tsDelta)
 	}
 	if !logAppend {
 		nh.MaxTimestamp = maxTs
 	}
 	nh.NumRecords = int32(len(recs))
-	body, err := compressRecords(h.Compression(), body)
+	body, err := batch.Compress(h.Compression(), body)
 	if err != nil {
 		return dst, err
 	}
 	start := len(dst)
 	dst = append(dst, make([]byte, batch.HeaderSize)...)
 	dst = append(dst, body...)
-	putHeader(dst[start:], &nh)
+	batch.PutHeader(dst[start:], &nh)
 	return dst, nil
-}
-
-func appendRecord(dst []byte, r *batch.Record, offDelta, tsDelta int64) []byte {
-	body := []byte{byte(r.Attributes)}
-	body = binary.AppendVarint(body, tsDelta)
-	body = binary.AppendVarint(body, offDelta)
-	body = appendVarBytes(body, r.Key)
-	body = appendVarBytes(body, r.Value)
-	body = binary.AppendVarint(body, int64(len(r.Headers)))
-	for _, hd := range r.Headers {
-		body = appendVarBytes(body, []byte(hd.Key))
-		body = appendVarBytes(body, hd.Value)
-	}
-	dst = binary.AppendVarint(dst, int64(len(body)))
-	return append(dst, body...)
-}
-
-func appendVarBytes(b, v []byte) []byte {
-	if v == nil {
-		return binary.AppendVarint(b, -1)
-	}
-	return append(binary.AppendVarint(b, int64(len(v))), v...)
-}
-
-// compressRecords compresses a rebuilt batch's records with its original
-// codec. Package batch compresses only inside AppendBatch, which cannot
-// take a delete horizon as base timestamp, hence this copy of its codecs.
-// Snappy is one raw block, which Kafka's readers accept.
-func compressRecords(codec int, body []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	switch codec {
-	case batch.CompressionNone:
-		return body, nil
-	case batch.CompressionGzip:
-		w := gzip.NewWriter(&buf)
-		if _, err := w.Write(body); err != nil {
-			return nil, fmt.Errorf("log: cleaner gzip: %w", err)
-		}
-		if err := w.Close(); err != nil {
-			return nil, fmt.Errorf("log: cleaner gzip: %w", err)
-		}
-	case batch.CompressionSnappy:
-		return snappy.Encode(nil, body), nil
-	case batch.CompressionLZ4:
-		w := lz4.NewWriter(&buf)
-		if _, err := w.Write(body); err != nil {
-			return nil, fmt.Errorf("log: cleaner lz4: %w", err)
-		}
-		if err := w.Close(); err != nil {
-			return nil, fmt.Errorf("log: cleaner lz4: %w", err)
-		}
-	case batch.CompressionZstd:
-		w, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
-		if err != nil {
-			return nil, fmt.Errorf("log: cleaner zstd: %w", err)
-		}
-		out := w.EncodeAll(body, nil)
-		w.Close()
-		return out, nil
-	default:
-		return nil, fmt.Errorf("log: cleaner: unknown compression codec %d", codec)
-	}
-	return buf.Bytes(), nil
 }
