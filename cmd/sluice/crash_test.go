@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -302,5 +303,121 @@ func TestBrokerRejectsBadConfig(t *testing.T) {
 	cmd.Env = append(os.Environ(), "SLUICE_NUM_PARTITION=3")
 	if out, err := cmd.CombinedOutput(); err == nil || !bytes.Contains(out, []byte("SLUICE_NUM_PARTITION")) {
 		t.Fatalf("unknown SLUICE_ variable: err %v\n%s", err, out)
+	}
+}
+
+// TestKillDashNineKeepsCommittedOffsets commits offsets in a loop, kills the
+// broker with SIGKILL mid-loop, restarts it, and checks that every
+// acknowledged commit survived and that a group consumer resumes exactly
+// at the committed offsets.
+func TestKillDashNineKeepsCommittedOffsets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	addr := freePort(t)
+	p := startBroker(t, bin, dir, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	const topic, group, perPartition = "commits", "crash-group", 500
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequestRetries(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopics(ctx, 3, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for part := range int32(3) {
+		for i := range perPartition {
+			recs = append(recs, &kgo.Record{Topic: topic, Partition: part, Value: fmt.Appendf(nil, "%d-%d", part, i)})
+		}
+	}
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pcl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	pcl.Close()
+
+	// Commit offset i on every partition, i = 1, 2, ...; kill the broker
+	// from another goroutine once 100 commits are acknowledged.
+	var lastAcked atomic.Int64
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		for lastAcked.Load() < 100 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond) // polling the commit loop's progress
+		}
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		p.cmd.Wait()
+	}()
+	for i := int64(1); i < perPartition; i++ {
+		offs := kadm.Offsets{}
+		for part := range int32(3) {
+			offs.AddOffset(topic, part, i, -1)
+		}
+		resp, err := adm.CommitOffsets(ctx, group, offs)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			break // the broker is gone
+		}
+		lastAcked.Store(i)
+	}
+	<-killed
+	cl.Close()
+	acked := lastAcked.Load()
+	if acked < 100 {
+		t.Fatalf("only %d commits acknowledged before the kill", acked)
+	}
+
+	startBroker(t, bin, dir, addr)
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	fetched, err := kadm.NewClient(cl2).FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := map[int32]int64{}
+	for part := range int32(3) {
+		o, ok := fetched.Lookup(topic, part)
+		// The commit in flight at the kill may or may not have landed.
+		if !ok || o.Err != nil || o.At < acked || o.At > acked+1 {
+			t.Fatalf("partition %d after kill -9: committed %+v, last acknowledged commit %d", part, o, acked)
+		}
+		committed[part] = o.At
+	}
+
+	cons, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	first := map[int32]int64{}
+	for len(first) < 3 {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("group consumer read only partitions %v after restart", first)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if _, ok := first[r.Partition]; !ok {
+				first[r.Partition] = r.Offset
+			}
+		})
+	}
+	for part, off := range first {
+		if off != committed[part] {
+			t.Errorf("partition %d: the group resumed at %d, committed %d", part, off, committed[part])
+		}
 	}
 }
