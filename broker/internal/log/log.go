@@ -76,6 +76,10 @@ type Config struct {
 	// then ignores RetentionMs and RetentionBytes, as Kafka does, and
 	// compaction alone bounds the log.
 	CompactOnly bool
+	// ProducerIDExpirationMs is producer.id.expiration.ms: EnforceRetention
+	// forgets an idempotent producer whose latest batch is older (default
+	// one day).
+	ProducerIDExpirationMs int64
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -93,6 +97,8 @@ func DefaultConfig() Config {
 		TimestampType:        "CreateTime",
 		TimestampBeforeMaxMs: math.MaxInt64,
 		TimestampAfterMaxMs:  math.MaxInt64,
+
+		ProducerIDExpirationMs: 24 * 3600 * 1000,
 	}
 }
 
@@ -132,6 +138,9 @@ func (c Config) normalize() Config {
 	if c.TimestampAfterMaxMs <= 0 {
 		c.TimestampAfterMaxMs = d.TimestampAfterMaxMs
 	}
+	if c.ProducerIDExpirationMs <= 0 {
+		c.ProducerIDExpirationMs = d.ProducerIDExpirationMs
+	}
 	return c
 }
 
@@ -162,6 +171,10 @@ type AppendResult struct {
 	LogAppendTime  int64 // the broker time stamped on the batch, or -1 for CreateTime topics
 	LogStartOffset int64
 	Records        int32
+	// Duplicate is set when the batch repeats one of its idempotent
+	// producer's last batches: nothing was appended, and the offsets are
+	// those of the first append (Kafka answers such a retry with success).
+	Duplicate bool
 }
 
 // Log is one partition's log. It is safe for concurrent use: appends and
@@ -181,6 +194,8 @@ type Log struct {
 	unflushed int64       // (amu) messages appended since the last fsync request
 	oldest    time.Time   // (amu) when the oldest unflushed append happened
 	recovery  int64       // (amu) offset below which everything is fsynced
+	// producers is the idempotent producer state (producerstate.go).
+	producers map[int64]*producerEntry // (amu)
 
 	// mu publishes what readers see.
 	mu       sync.RWMutex
@@ -263,7 +278,10 @@ func (l *Log) load() error {
 		}
 		l.segs = []*segment{s}
 		l.start, l.end, l.recovery = base, base, base
-		return l.writeStart()
+		if err := l.writeStart(); err != nil {
+			return err
+		}
+		return l.loadProducers()
 	}
 	interval := l.cfg.IndexIntervalBytes
 	for i, base := range bases {
@@ -340,7 +358,7 @@ func (l *Log) load() error {
 	if err := l.writeStart(); err != nil {
 		return err
 	}
-	return nil
+	return l.loadProducers()
 }
 
 func (l *Log) writeStart() error {
@@ -432,6 +450,19 @@ func (l *Log) appendLocked(b []byte, leaderEpoch int32, trusted bool) (AppendRes
 			}
 		}
 	}
+	if h.ProducerID >= 0 && !trusted {
+		dup, err := l.checkProducer(&h)
+		if err != nil {
+			return res, 0, false, err
+		}
+		if dup != nil {
+			res.BaseOffset, res.LastOffset, res.Records, res.Duplicate = dup.firstOffset, dup.lastOffset, h.NumRecords, true
+			l.mu.RLock()
+			res.LogStartOffset = l.start
+			l.mu.RUnlock()
+			return res, 0, false, nil
+		}
+	}
 	act := l.segs[len(l.segs)-1]
 	msgTs := h.MaxTimestamp
 	if logAppend {
@@ -462,6 +493,7 @@ func (l *Log) appendLocked(b []byte, leaderEpoch int32, trusted bool) (AppendRes
 		act.firstTs = h.MaxTimestamp
 	}
 	act.dirty = true
+	l.noteProducer(&h)
 	l.mu.Lock()
 	act.noteBatch(&h, pos, cfg.IndexIntervalBytes)
 	l.end = h.LastOffset() + 1
@@ -519,6 +551,9 @@ func (l *Log) roll(now time.Time) (*segment, error) {
 	old.maybeTimeEntry()
 	l.mu.Unlock()
 	if err := old.writeIndexes(); err != nil {
+		return nil, storageErr(err)
+	}
+	if err := l.writeSnapshot(); err != nil {
 		return nil, storageErr(err)
 	}
 	if l.cfg.syncMode() {
@@ -713,6 +748,9 @@ func (l *Log) Close() error {
 		return nil
 	}
 	err := l.flushLocked()
+	if err == nil {
+		err = l.writeSnapshot()
+	}
 	l.mu.Lock()
 	l.closed = true
 	l.gen++

@@ -151,6 +151,7 @@ func (l *Log) EnforceRetention(now time.Time) (int, error) {
 			return deleted, err
 		}
 	}
+	l.expireProducersLocked(nowMs, l.cfg.ProducerIDExpirationMs)
 	return deleted, nil
 }
 
@@ -172,6 +173,13 @@ func (l *Log) deleteOldest() error {
 // startMoved persists the log start offset and trims the epoch cache.
 func (l *Log) startMoved() error {
 	if err := l.writeStart(); err != nil {
+		return storageErr(err)
+	}
+	// Producers whose batches are all gone are forgotten, and snapshots
+	// below the first segment can no longer be replayed from.
+	l.evictProducersBelow(l.start)
+	first := l.segs[0].base
+	if err := l.deleteSnapshots(func(off int64) bool { return off < first }); err != nil {
 		return storageErr(err)
 	}
 	l.mu.Lock()
@@ -250,6 +258,9 @@ func (l *Log) Truncate(offset int64) error {
 	}
 	if err == nil {
 		err = l.lowerCleanerCheckpoint(l.end)
+	}
+	if err == nil {
+		err = l.loadProducers()
 	}
 	if err != nil {
 		return storageErr(err)
