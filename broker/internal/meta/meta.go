@@ -24,6 +24,9 @@ var (
 	ErrUnknownTopic  = errors.New("meta: unknown topic")
 	ErrBadRecord     = errors.New("meta: malformed record")
 	ErrPartitionsLow = errors.New("meta: partitions can only be added")
+	// ErrProducerIDsExhausted is returned when no producer id block is
+	// left below math.MaxInt64.
+	ErrProducerIDsExhausted = errors.New("meta: producer ids exhausted")
 )
 
 // TopicID is a topic's 16-byte UUID, as Kafka's topic IDs (KIP-516).
@@ -70,6 +73,16 @@ type Record struct {
 	TopicConfig   *TopicConfig         `json:"topicConfig,omitempty"`
 	Leader        *PartitionLeadership `json:"leader,omitempty"`
 	BrokerConfig  *BrokerConfig        `json:"brokerConfig,omitempty"`
+	ProducerIDs   *ProducerIDs         `json:"producerIds,omitempty"`
+}
+
+// ProducerIDs is Kafka's ProducerIdsRecord: a broker reserved the producer
+// ids below NextProducerID (a block of [ProducerIDBlockSize]). Only the
+// high-water mark is kept, so a restart never hands out an id twice, at
+// the cost of skipping the unused rest of a block.
+type ProducerIDs struct {
+	Broker         int32 `json:"broker"`
+	NextProducerID int64 `json:"nextProducerId"`
 }
 
 // DeleteTopic removes a topic.
@@ -119,6 +132,8 @@ type Image struct {
 	// brokers holds the dynamic configs per broker resource name ("" is
 	// the cluster default); resources without configs are absent.
 	brokers map[string]map[string]string
+	// nextProducerID is the first producer id no broker has reserved.
+	nextProducerID int64
 }
 
 // NewImage returns an empty image.
@@ -185,6 +200,11 @@ func (im *Image) Apply(r Record) error {
 		} else {
 			im.brokers[bc.Broker] = maps.Clone(bc.Configs)
 		}
+	case r.ProducerIDs != nil:
+		if r.ProducerIDs.NextProducerID <= im.nextProducerID {
+			return fmt.Errorf("%w: producer id block ending at %d does not move past %d", ErrBadRecord, r.ProducerIDs.NextProducerID, im.nextProducerID)
+		}
+		im.nextProducerID = r.ProducerIDs.NextProducerID
 	default:
 		return fmt.Errorf("%w: empty record", ErrBadRecord)
 	}
@@ -239,8 +259,14 @@ func (im *Image) Snapshot() []Record {
 	for _, name := range slices.Sorted(maps.Keys(im.brokers)) {
 		out = append(out, Record{BrokerConfig: &BrokerConfig{Broker: name, Configs: maps.Clone(im.brokers[name])}})
 	}
+	if im.nextProducerID > 0 {
+		out = append(out, Record{ProducerIDs: &ProducerIDs{NextProducerID: im.nextProducerID}})
+	}
 	return out
 }
+
+// NextProducerID returns the first producer id not yet reserved.
+func (im *Image) NextProducerID() int64 { return im.nextProducerID }
 
 // isNodeID reports whether s is a node id as Kafka writes one: a
 // non-negative decimal int32 with no sign or leading zeros.

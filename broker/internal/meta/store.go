@@ -25,6 +25,10 @@ type Store struct {
 	f       *os.File
 	img     *Image
 	records int
+	// idMu guards ids, the producer ids reserved but not handed out yet
+	// (producerids.go); it is taken before mu.
+	idMu sync.Mutex
+	ids  idBlock
 }
 
 // OpenStore opens or creates the metadata log in dir, replays it and
