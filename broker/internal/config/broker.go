@@ -80,6 +80,11 @@ type Broker struct {
 	GroupMaxSessionTimeoutMs     int32
 	GroupMaxSize                 int32
 
+	GroupConsumerSessionTimeoutMs    int32
+	GroupConsumerHeartbeatIntervalMs int32
+	GroupConsumerMaxSize             int32
+	GroupConsumerAssignors           []string
+
 	NumNetworkThreads    int
 	NumIOThreads         int
 	ReplicaFetchMaxBytes int32
@@ -345,6 +350,10 @@ func (b *Broker) fill() error {
 	b.GroupMinSessionTimeoutMs = b.i32("group.min.session.timeout.ms")
 	b.GroupMaxSessionTimeoutMs = b.i32("group.max.session.timeout.ms")
 	b.GroupMaxSize = b.i32("group.max.size")
+	b.GroupConsumerSessionTimeoutMs = b.i32("group.consumer.session.timeout.ms")
+	b.GroupConsumerHeartbeatIntervalMs = b.i32("group.consumer.heartbeat.interval.ms")
+	b.GroupConsumerMaxSize = b.i32("group.consumer.max.size")
+	b.GroupConsumerAssignors = b.list("group.consumer.assignors")
 	b.NumNetworkThreads = int(b.i32("num.network.threads"))
 	b.NumIOThreads = int(b.i32("num.io.threads"))
 	b.ReplicaFetchMaxBytes = b.i32("replica.fetch.max.bytes")

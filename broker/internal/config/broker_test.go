@@ -130,7 +130,9 @@ func TestDefaults(t *testing.T) {
 		TransactionStateLogMinISR: 1, TransactionalIDExpirationMs: 7 * 24 * hourMs, TransactionMaxTimeoutMs: 900000,
 		ProducerIDExpirationMs: 86400000, GroupInitialRebalanceDelayMs: 3000, GroupMinSessionTimeoutMs: 6000,
 		GroupMaxSessionTimeoutMs: 1800000, GroupMaxSize: math.MaxInt32, NumNetworkThreads: 3, NumIOThreads: 8,
-		ReplicaFetchMaxBytes: 1048576, FetchMaxBytes: 57671680,
+		GroupConsumerSessionTimeoutMs: 45000, GroupConsumerHeartbeatIntervalMs: 5000, GroupConsumerMaxSize: math.MaxInt32,
+		GroupConsumerAssignors: []string{"uniform", "range"},
+		ReplicaFetchMaxBytes:   1048576, FetchMaxBytes: 57671680,
 	}
 	// Compare exported fields only.
 	got := *b

@@ -151,6 +151,10 @@ func brokerTable() []Def {
 		def("group.min.session.timeout.ms", TypeInt, val("6000"), "Smallest session timeout a group member may ask for."),
 		def("group.max.session.timeout.ms", TypeInt, val("1800000"), "Largest session timeout a group member may ask for."),
 		def("group.max.size", TypeInt, val(maxInt), "Most members a classic group may have.", atLeast(1)),
+		def("group.consumer.session.timeout.ms", TypeInt, val("45000"), "Session timeout of consumer-protocol (KIP-848) group members.", atLeast(1)),
+		def("group.consumer.heartbeat.interval.ms", TypeInt, val("5000"), "Heartbeat interval the coordinator gives consumer-protocol group members.", atLeast(1)),
+		def("group.consumer.max.size", TypeInt, val(maxInt), "Most members a consumer-protocol group may have.", atLeast(1)),
+		def("group.consumer.assignors", TypeList, val("uniform,range"), "Server-side assignors of consumer-protocol groups; the first is the default.", oneOf("uniform", "range")),
 
 		// Network and threads.
 		def("socket.request.max.bytes", TypeInt, val("104857600"), "Largest request the broker reads; bigger ones close the connection.", atLeast(1)),

@@ -26,7 +26,8 @@ func (c *Coordinator) DescribeGroup(id string) kmsg.DescribeGroupsResponseGroup 
 		return r
 	}
 	g := c.groups[id]
-	if g == nil {
+	if g == nil || g.consumer != nil {
+		// Kafka describes a consumer-protocol group here as Dead.
 		r.State = stateDead.String()
 		return r
 	}
@@ -72,11 +73,15 @@ func (c *Coordinator) ListGroups(states, types []string) ([]kmsg.ListGroupsRespo
 	}
 	out := []kmsg.ListGroupsResponseGroup{}
 	for _, g := range c.groups {
-		if g.is(stateDead) || !match(states, g.state.String()) || !match(types, "classic") {
+		typ, st := "classic", g.state.String()
+		if g.consumer != nil {
+			typ, st = "consumer", g.consumer.stateName()
+		}
+		if g.is(stateDead) || !match(states, st) || !match(types, typ) {
 			continue
 		}
 		lg := kmsg.NewListGroupsResponseGroup()
-		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.id, g.protocolType, g.state.String(), "classic"
+		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.id, g.protocolType, st, typ
 		out = append(out, lg)
 	}
 	slices.SortFunc(out, func(a, b kmsg.ListGroupsResponseGroup) int { return cmp.Compare(a.Group, b.Group) })

@@ -44,6 +44,20 @@ type Config struct {
 	RetentionCheckInterval time.Duration // offsets.retention.check.interval.ms (10 min)
 	MaxMetadataBytes       int           // offset.metadata.max.bytes (4096)
 
+	// The consumer protocol (KIP-848).
+	ConsumerSessionTimeout    time.Duration // group.consumer.session.timeout.ms (45 s)
+	ConsumerHeartbeatInterval time.Duration // group.consumer.heartbeat.interval.ms (5 s)
+	ConsumerMaxSize           int           // group.consumer.max.size (unbounded when 0)
+	// ConsumerAssignors are the server-side assignors offered, the first
+	// the default (group.consumer.assignors: uniform, range).
+	ConsumerAssignors []string
+	// Topics lists the existing topics, for server-side assignment and
+	// regex subscriptions. It is called outside the coordinator's lock on
+	// every consumer heartbeat and Tick; a change it shows (a topic
+	// created, deleted, or grown) bumps the epoch of the consumer groups
+	// subscribed to it. Nil means no topics.
+	Topics func() map[string]TopicInfo
+
 	// Exists reports whether a topic partition exists; commits to others
 	// answer UNKNOWN_TOPIC_OR_PARTITION. Nil accepts every partition.
 	Exists func(topic string, partition int32) bool
@@ -97,6 +111,18 @@ func New(cfg Config, l Log) *Coordinator {
 	}
 	if cfg.MaxMetadataBytes <= 0 {
 		cfg.MaxMetadataBytes = 4096
+	}
+	if cfg.ConsumerSessionTimeout <= 0 {
+		cfg.ConsumerSessionTimeout = 45 * time.Second
+	}
+	if cfg.ConsumerHeartbeatInterval <= 0 {
+		cfg.ConsumerHeartbeatInterval = 5 * time.Second
+	}
+	if cfg.ConsumerMaxSize <= 0 {
+		cfg.ConsumerMaxSize = int(^uint(0) >> 1)
+	}
+	if len(cfg.ConsumerAssignors) == 0 {
+		cfg.ConsumerAssignors = []string{AssignorUniform, AssignorRange}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -241,10 +267,15 @@ func (c *Coordinator) validate(id string, a api) *kerr.Error {
 // pending members, rebalance and sync timeouts, the initial rebalance
 // delay, and (every RetentionCheckInterval) offset expiry.
 func (c *Coordinator) Tick() {
+	topics := c.topics()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.cfg.Now()
 	for _, g := range c.groups {
+		if g.consumer != nil {
+			c.tickConsumer(g, topics, now)
+			continue
+		}
 		c.tickGroup(g, now)
 	}
 	if now.Before(c.nextCheck) {

@@ -77,6 +77,13 @@ func (c *Coordinator) join(cl Client, req *kmsg.JoinGroupRequest) (*kmsg.JoinGro
 	}
 	unknown := req.MemberID == ""
 	g := c.groups[req.Group]
+	if g != nil && g.consumer != nil {
+		if len(g.consumer.members) > 0 {
+			// No online migration: Kafka with group.consumer.migration.policy=disabled.
+			return joinError(req.MemberID, kerr.InconsistentGroupProtocol.Code), nil
+		}
+		c.becomeClassic(g, now)
+	}
 	if g == nil {
 		if !unknown {
 			return joinError(req.MemberID, kerr.UnknownMemberID.Code), nil
@@ -511,7 +518,7 @@ func (c *Coordinator) sync(req *kmsg.SyncGroupRequest) (*kmsg.SyncGroupResponse,
 	if err := c.validate(req.Group, apiOther); err != nil {
 		return syncError(err.Code), nil
 	}
-	g := c.groups[req.Group]
+	g := c.classic(req.Group)
 	if g == nil {
 		return syncError(kerr.UnknownMemberID.Code), nil
 	}
@@ -611,7 +618,7 @@ func (c *Coordinator) heartbeat(req *kmsg.HeartbeatRequest) int16 {
 		}
 		return err.Code
 	}
-	g := c.groups[req.Group]
+	g := c.classic(req.Group)
 	if g == nil {
 		return kerr.UnknownMemberID.Code
 	}
@@ -657,7 +664,7 @@ func (c *Coordinator) LeaveGroup(req *kmsg.LeaveGroupRequest) *kmsg.LeaveGroupRe
 		r.ErrorCode = err.Code
 		return r
 	}
-	g := c.groups[req.Group]
+	g := c.classic(req.Group)
 	if g != nil && g.is(stateDead) {
 		r.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return r

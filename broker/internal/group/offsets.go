@@ -63,14 +63,20 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 			}
 		}()
 	}
-	if err := validateCommit(g, req.Generation, req.MemberID, instanceID); err != nil {
+	if g.consumer != nil {
+		if err := validateConsumerCommit(g.consumer, req.Version, req.MemberID, req.Generation); err != nil {
+			return fail(err.Code)
+		}
+	} else if err := validateCommit(g, req.Generation, req.MemberID, instanceID); err != nil {
 		return fail(err.Code)
 	}
 	switch g.state {
 	case stateCompletingRebalance:
 		return fail(kerr.RebalanceInProgress.Code)
 	case stateStable, statePreparingRebalance:
-		g.members[req.MemberID].lastHeartbeat = now
+		if m := g.members[req.MemberID]; m != nil {
+			m.lastHeartbeat = now
+		}
 	}
 
 	var expire time.Time
@@ -172,12 +178,25 @@ type TopicOffsets struct {
 // in request order (-1 for no commit), or every committed partition when
 // topics is nil. The error is a *kerr.Error for the whole group.
 func (c *Coordinator) FetchOffsets(groupID string, topics []TopicPartitions) ([]TopicOffsets, error) {
+	return c.FetchMemberOffsets(groupID, nil, -1, topics)
+}
+
+// FetchMemberOffsets is [Coordinator.FetchOffsets] for OffsetFetch v9+,
+// which names the member asking: for a consumer-protocol group it must be
+// a member at its current epoch (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH)
+// unless memberID is nil and epoch negative. Classic groups do not check.
+func (c *Coordinator) FetchMemberOffsets(groupID string, memberID *string, epoch int32, topics []TopicPartitions) ([]TopicOffsets, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.validate(groupID, apiEmptyIDAllowed); err != nil {
 		return nil, err
 	}
 	g := c.groups[groupID]
+	if g != nil && g.consumer != nil {
+		if err := validateConsumerFetch(g.consumer, memberID, epoch); err != nil {
+			return nil, err
+		}
+	}
 	var offsets map[tp]*offset
 	if g != nil && !g.is(stateDead) {
 		offsets = g.offsets

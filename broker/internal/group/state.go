@@ -131,6 +131,11 @@ type group struct {
 	// subscribed are the topics the members of a "consumer" group
 	// subscribe to, nil when unknown.
 	subscribed map[string]bool
+
+	// consumer is set for a group of the consumer protocol (KIP-848);
+	// such a group has no classic members, and its state is Empty or
+	// Stable here (the finer state is consumer.stateName()).
+	consumer *cgroup
 }
 
 func newGroup(id string, partition int32, now time.Time) *group {

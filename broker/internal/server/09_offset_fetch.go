@@ -1,8 +1,9 @@
-// OffsetFetch: versions 0-8. v2+ null topics ask for every partition with
+// OffsetFetch: versions 0-9. v2+ null topics ask for every partition with
 // a commit and carry a group-level error (v0-v1 put it on each partition);
 // v5+ the committed leader epoch; v7 require_stable is accepted and, with
 // no transactions yet, has nothing to wait for; v8 asks for several
-// groups. A partition with no commit answers offset -1.
+// groups; v9 names the member and its epoch, checked for consumer-protocol
+// (KIP-848) groups (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH). A partition with no commit answers offset -1.
 
 package server
 
@@ -24,7 +25,11 @@ func (s *Server) handleOffsetFetch(r *request, req *kmsg.OffsetFetchRequest) (km
 					want = append(want, group.TopicPartitions{Topic: t.Topic, Partitions: t.Partitions})
 				}
 			}
-			got, err := s.groups.coord.FetchOffsets(rg.Group, want)
+			memberID, epoch := (*string)(nil), int32(-1)
+			if req.Version >= 9 {
+				memberID, epoch = rg.MemberID, rg.MemberEpoch
+			}
+			got, err := s.groups.coord.FetchMemberOffsets(rg.Group, memberID, epoch, want)
 			sg := kmsg.NewOffsetFetchResponseGroup()
 			sg.Group = rg.Group
 			sg.ErrorCode = errCode(err)

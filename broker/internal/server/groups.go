@@ -55,6 +55,12 @@ func (s *Server) openGroups() error {
 		OffsetsRetention:       time.Duration(cfg.OffsetsRetentionMs) * time.Millisecond,
 		RetentionCheckInterval: time.Duration(cfg.OffsetsRetentionCheckMs) * time.Millisecond,
 		MaxMetadataBytes:       int(cfg.OffsetMetadataMaxBytes),
+
+		ConsumerSessionTimeout:    time.Duration(cfg.GroupConsumerSessionTimeoutMs) * time.Millisecond,
+		ConsumerHeartbeatInterval: time.Duration(cfg.GroupConsumerHeartbeatIntervalMs) * time.Millisecond,
+		ConsumerMaxSize:           int(cfg.GroupConsumerMaxSize),
+		ConsumerAssignors:         cfg.GroupConsumerAssignors,
+		Topics:                    s.groupTopics,
 		Exists: func(topic string, p int32) bool {
 			_, part := s.parts.partition(topic, p)
 			return part != nil
@@ -132,6 +138,19 @@ func (s *Server) ensureOffsetsTopic() error {
 		}
 	}
 	return s.loadOffsetsPartitions(g.coord)
+}
+
+// groupTopics lists the topics for consumer-protocol assignment: every
+// topic with its id and partition count (internal ones included; the
+// coordinator keeps them out of regex subscriptions).
+func (s *Server) groupTopics() map[string]group.TopicInfo {
+	s.parts.mu.RLock()
+	defer s.parts.mu.RUnlock()
+	out := make(map[string]group.TopicInfo, len(s.parts.topics))
+	for name, t := range s.parts.topics {
+		out[name] = group.TopicInfo{ID: t.id, Partitions: int32(len(t.parts))}
+	}
+	return out
 }
 
 // offsetsLog gives the coordinator the partitions of __consumer_offsets.

@@ -37,8 +37,8 @@ var apiVersions = map[int16]versionRange{
 	1:  {4, 16}, // Fetch
 	2:  {1, 8},  // ListOffsets
 	3:  {0, 12}, // Metadata
-	8:  {0, 8},  // OffsetCommit
-	9:  {0, 8},  // OffsetFetch
+	8:  {0, 9},  // OffsetCommit
+	9:  {0, 9},  // OffsetFetch
 	10: {0, 6},  // FindCoordinator
 	11: {0, 9},  // JoinGroup
 	12: {0, 4},  // Heartbeat
@@ -50,6 +50,7 @@ var apiVersions = map[int16]versionRange{
 	19: {0, 7},  // CreateTopics
 	20: {0, 6},  // DeleteTopics
 	21: {0, 2},  // DeleteRecords
+	22: {0, 5},  // InitProducerId
 	23: {0, 4},  // OffsetForLeaderEpoch
 	32: {0, 4},  // DescribeConfigs
 	33: {0, 2},  // AlterConfigs
@@ -59,6 +60,8 @@ var apiVersions = map[int16]versionRange{
 	47: {0, 0},  // OffsetDelete
 	44: {0, 1},  // IncrementalAlterConfigs
 	60: {0, 1},  // DescribeCluster
+	68: {0, 1},  // ConsumerGroupHeartbeat
+	69: {0, 1},  // ConsumerGroupDescribe
 }
 
 type boundListener struct {
@@ -338,6 +341,8 @@ func (s *Server) handle(ctx context.Context, r *request) (kmsg.Response, error) 
 		return s.handleDeleteTopics(r, req)
 	case *kmsg.DeleteRecordsRequest:
 		return s.handleDeleteRecords(r, req)
+	case *kmsg.InitProducerIDRequest:
+		return s.handleInitProducerID(r, req)
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return s.handleOffsetForLeaderEpoch(r, req)
 	case *kmsg.DescribeConfigsRequest:
@@ -374,6 +379,10 @@ func (s *Server) handle(ctx context.Context, r *request) (kmsg.Response, error) 
 		return s.handleDeleteGroups(r, req)
 	case *kmsg.OffsetDeleteRequest:
 		return s.handleOffsetDelete(r, req)
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		return s.handleConsumerGroupHeartbeat(r, req)
+	case *kmsg.ConsumerGroupDescribeRequest:
+		return s.handleConsumerGroupDescribe(r, req)
 	}
 	return nil, fmt.Errorf("no handler for %s", kmsg.NameForKey(r.key))
 }

@@ -1,0 +1,149 @@
+package broker_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/broker/brokertest"
+)
+
+// waitConsumerGroup polls ConsumerGroupDescribe until ok accepts the group.
+func waitConsumerGroup(t *testing.T, adm *kadm.Client, group string, ok func(kadm.DescribedConsumerGroup) bool) kadm.DescribedConsumerGroup {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var last kadm.DescribedConsumerGroup
+	for time.Now().Before(deadline) {
+		ds, err := adm.DescribeConsumerGroups(ctxT(t), group)
+		if err == nil {
+			last = ds[group]
+			if last.Err == nil && ok(last) {
+				return last
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline
+	}
+	t.Fatalf("consumer group %s never reached the expected state; last: state %s, %d members, err %v", group, last.State, len(last.Members), last.Err)
+	return last
+}
+
+func cgAssigned(m kadm.ConsumerGroupMember) int {
+	n := 0
+	for _, ps := range m.Assignment {
+		n += len(ps)
+	}
+	return n
+}
+
+// stableSplit reports a Stable consumer group whose members all own want
+// partitions.
+func stableSplit(members, want int) func(kadm.DescribedConsumerGroup) bool {
+	return func(d kadm.DescribedConsumerGroup) bool {
+		if d.State != "Stable" || len(d.Members) != members {
+			return false
+		}
+		for _, m := range d.Members {
+			if cgAssigned(m) != want {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// TestConsumerGroup848SplitLeaveTakeOver: two kgo consumers on the KIP-848
+// protocol (ServerSideBalancer) split a 6-partition topic through the
+// broker's assignor, one leaves after committing, and the other takes over
+// everything from the commits, reading nothing twice.
+func TestConsumerGroup848SplitLeaveTakeOver(t *testing.T) {
+	for _, bal := range []struct {
+		name, assignor string
+		opt            kgo.Opt
+	}{
+		{"uniform", "uniform", kgo.Balancers(kgo.CooperativeStickyBalancer())},
+		{"range", "range", kgo.Balancers(kgo.RangeBalancer())},
+	} {
+		t.Run(bal.name, func(t *testing.T) {
+			b := brokertest.Start(t)
+			addr := b.Addr()
+			prod := client(t, addr)
+			adm := kadm.NewClient(prod)
+			topic, group := "split848-"+bal.name, "g848-"+bal.name
+			createTopic(t, adm, topic, 6, nil)
+
+			a := groupConsumer(t, addr, group, topic, bal.opt, kgo.ServerSideBalancer())
+			defer a.Close()
+			bc := groupConsumer(t, addr, group, topic, bal.opt, kgo.ServerSideBalancer())
+			closedB := false
+			defer func() {
+				if !closedB {
+					bc.Close()
+				}
+			}()
+			seenA, seenB := map[recKey]bool{}, map[recKey]bool{}
+			deadline := time.Now().Add(45 * time.Second)
+			for {
+				pollInto(t, a, seenA)
+				pollInto(t, bc, seenB)
+				ds, err := adm.DescribeConsumerGroups(ctxT(t), group)
+				if err == nil && stableSplit(2, 3)(ds[group]) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the two consumers never got 3 partitions each: %+v", ds[group])
+				}
+			}
+			d := waitConsumerGroup(t, adm, group, stableSplit(2, 3))
+			if d.AssignorName != bal.assignor || d.Epoch != d.AssignmentEpoch || d.Members[0].ClientID != "sluice-test" || d.Members[0].MemberType != 1 {
+				t.Fatalf("describe: %+v", d)
+			}
+			lg, err := adm.ListGroupsByType(ctxT(t), []string{"consumer"})
+			if err != nil || len(lg) != 1 || lg[group].State != "Stable" {
+				t.Fatalf("list consumer groups: %v %+v", err, lg)
+			}
+			produceN(t, prod, topic, 300)
+			union := map[recKey]bool{}
+			for len(union) < 300 {
+				if pollInto(t, a, seenA)+pollInto(t, bc, seenB) > 0 {
+					t.Fatal("a consumer read a record twice")
+				}
+				for k := range seenA {
+					union[k] = true
+				}
+				for k := range seenB {
+					union[k] = true
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("consumed %d of 300 records", len(union))
+				}
+			}
+			if len(seenA) == 0 || len(seenB) == 0 || len(seenA)+len(seenB) != 300 {
+				t.Fatalf("the consumers did not split the topic: a read %d, b read %d", len(seenA), len(seenB))
+			}
+			commit(t, a)
+			commit(t, bc)
+			bc.Close() // leaves with epoch -1
+			closedB = true
+
+			waitConsumerGroup(t, adm, group, stableSplit(1, 6))
+			produceN(t, prod, topic, 300)
+			after := map[recKey]bool{}
+			deadline = time.Now().Add(30 * time.Second)
+			for len(after) < 300 {
+				if dups := pollInto(t, a, after); dups > 0 {
+					t.Fatalf("%d records read twice after the takeover", dups)
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after the leave, a read %d of the 300 new records", len(after))
+				}
+			}
+			for k := range after {
+				if union[k] {
+					t.Fatalf("record %+v of the first round, committed, was read again", k)
+				}
+			}
+		})
+	}
+}
