@@ -4,6 +4,14 @@
 // (and its timestamp when the topic uses LogAppendTime). Per-partition
 // errors are reported per partition; with acks=0 an error closes the
 // connection, as Kafka does, since the client reads no response.
+//
+// Idempotent producers (producer id >= 0): the partition log checks each
+// batch against the producer's state under the same lock as the append,
+// so a retried batch is answered with its first offsets and no second
+// copy, a sequence gap with OUT_OF_ORDER_SEQUENCE_NUMBER and an old epoch
+// with INVALID_PRODUCER_EPOCH. Requests on one connection append in order
+// (appendTurn), which an idempotent producer with several requests in
+// flight relies on.
 
 package server
 
@@ -105,7 +113,9 @@ func (s *Server) produceTo(topic string, rp *kmsg.ProduceRequestTopicPartition, 
 		sp.LogStartOffset = p.log.StartOffset()
 		return err
 	}
-	p.notify()
+	if !res.Duplicate {
+		p.notify()
+	}
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset

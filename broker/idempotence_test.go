@@ -1,0 +1,239 @@
+package broker_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicehq/sluice/broker/brokertest"
+	"github.com/sluicehq/sluice/broker/internal/batch"
+)
+
+// readBack reads every record of topic from the start until want records
+// arrived or the deadline passed.
+func readBack(t *testing.T, addr, topic string, want int) []*kgo.Record {
+	t.Helper()
+	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < want && ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		fs.EachError(func(_ string, _ int32, err error) {
+			if ctx.Err() == nil {
+				t.Errorf("fetch: %v", err)
+			}
+		})
+		out = append(out, fs.Records()...)
+	}
+	// A short extra poll catches a duplicate copy past the wanted count.
+	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	out = append(out, cl.PollFetches(short).Records()...)
+	return out
+}
+
+// TestIdempotentKgoProducer: kgo's producer is idempotent by default; with
+// InitProducerId advertised it gets a producer id, and every record is
+// stored exactly once, in order per partition.
+func TestIdempotentKgoProducer(t *testing.T) {
+	b := brokertest.Start(t)
+	cl := client(t, b.Addr(), kgo.MaxBufferedRecords(1000))
+	createTopic(t, kadmClient(cl), "idem", 3, nil)
+	const n = 3000
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Topic: "idem", Key: []byte(strconv.Itoa(i % 11)), Value: []byte(strconv.Itoa(i))})
+	}
+	if err := cl.ProduceSync(ctxT(t), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	got := readBack(t, b.Addr(), "idem", n)
+	if len(got) != n {
+		t.Fatalf("read %d records, want %d", len(got), n)
+	}
+	seen := map[string]bool{}
+	last := map[int32]int{}
+	for _, r := range got {
+		if r.ProducerID < 0 {
+			t.Fatalf("record %s stored without a producer id: the producer was not idempotent", r.Value)
+		}
+		v, _ := strconv.Atoi(string(r.Value))
+		if seen[string(r.Value)] {
+			t.Fatalf("record %d stored twice", v)
+		}
+		seen[string(r.Value)] = true
+		if prev, ok := last[r.Partition]; ok && v <= prev {
+			t.Fatalf("partition %d: record %d after %d", r.Partition, v, prev)
+		}
+		last[r.Partition] = v
+	}
+}
+
+type rawProducer struct {
+	t     *testing.T
+	cl    *kgo.Client
+	topic string
+}
+
+func (p rawProducer) initProducerID(version int16) (int64, int16) {
+	p.t.Helper()
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.Version = version
+	req.TransactionTimeoutMillis = 60000
+	req.ProducerID, req.ProducerEpoch = -1, -1
+	resp, err := req.RequestWith(ctxT(p.t), p.cl)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		p.t.Fatalf("InitProducerId v%d: %v", version, err)
+	}
+	return resp.ProducerID, resp.ProducerEpoch
+}
+
+// produce sends one batch of n records with the given producer id, epoch
+// and first sequence to partition 0 and returns the base offset and error.
+func (p rawProducer) produce(pid int64, epoch int16, seq int32, n int) (int64, error) {
+	p.t.Helper()
+	rs := make([]batch.Record, n)
+	now := time.Now().UnixMilli()
+	for i := range rs {
+		rs[i] = batch.Record{Offset: int64(i), Timestamp: now, Value: []byte("seq-" + strconv.Itoa(int(seq)+i))}
+	}
+	b, err := batch.AppendBatch(nil, batch.Header{ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq}, rs)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis = 9, -1, 10000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = p.topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = b
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctxT(p.t), p.cl)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	sp := resp.Topics[0].Partitions[0]
+	return sp.BaseOffset, kerr.ErrorForCode(sp.ErrorCode)
+}
+
+func (p rawProducer) mustProduce(pid int64, epoch int16, seq int32, n int, wantOffset int64) {
+	p.t.Helper()
+	off, err := p.produce(pid, epoch, seq, n)
+	if err != nil || off != wantOffset {
+		p.t.Fatalf("producer %d epoch %d seq %d: offset %d, %v; want offset %d", pid, epoch, seq, off, err, wantOffset)
+	}
+}
+
+func (p rawProducer) mustFail(pid int64, epoch int16, seq int32, want error) {
+	p.t.Helper()
+	if _, err := p.produce(pid, epoch, seq, 1); err != want {
+		p.t.Fatalf("producer %d epoch %d seq %d: %v, want %v", pid, epoch, seq, err, want)
+	}
+}
+
+// TestIdempotentRawProduce drives the sequence rules over the wire: a
+// resent batch gets its first offset back and is stored once, across a
+// restart too; a gap and a stale epoch are refused with Kafka's codes.
+func TestIdempotentRawProduce(t *testing.T) {
+	b := brokertest.Start(t)
+	cl := client(t, b.Addr())
+	createTopic(t, kadmClient(cl), "raw", 1, nil)
+	p := rawProducer{t, cl, "raw"}
+
+	pid, epoch := p.initProducerID(0)
+	pid2, epoch2 := p.initProducerID(4)
+	if pid < 0 || epoch != 0 || epoch2 != 0 || pid2 == pid {
+		t.Fatalf("InitProducerId: %d/%d then %d/%d", pid, epoch, pid2, epoch2)
+	}
+	p.mustProduce(pid, 0, 0, 3, 0)
+	p.mustProduce(pid, 0, 0, 3, 0) // the retry: first offset, no append
+	p.mustProduce(pid, 0, 3, 2, 3)
+	p.mustProduce(pid, 0, 3, 2, 3)
+	p.mustFail(pid, 0, 9, kerr.OutOfOrderSequenceNumber)
+
+	b = b.Restart(t)
+	cl = client(t, b.Addr())
+	p.cl = cl
+	p.mustProduce(pid, 0, 3, 2, 3) // still recognised after the restart
+	p.mustProduce(pid, 0, 0, 3, 0)
+	p.mustProduce(pid, 0, 5, 1, 5)
+	if pid3, _ := p.initProducerID(3); pid3 == pid || pid3 == pid2 {
+		t.Fatalf("producer id %d handed out again after a restart", pid3)
+	}
+
+	p.mustProduce(pid, 1, 0, 1, 6) // a new epoch starts at 0
+	p.mustFail(pid, 0, 6, kerr.InvalidProducerEpoch)
+	p.mustFail(pid, 2, 1, kerr.OutOfOrderSequenceNumber)
+
+	got := readBack(t, b.Addr(), "raw", 7)
+	var vals []string
+	for _, r := range got {
+		vals = append(vals, string(r.Value))
+	}
+	if want := "seq-0 seq-1 seq-2 seq-3 seq-4 seq-5 seq-0"; strings.Join(vals, " ") != want {
+		t.Fatalf("log holds %q, want %q", vals, want)
+	}
+}
+
+// TestInitProducerIDRequests covers the request checks: a transactional
+// id is refused until the transaction coordinator exists, a half-set
+// producer id/epoch is invalid, and a KIP-360 re-init gets a new id.
+func TestInitProducerIDRequests(t *testing.T) {
+	b := brokertest.Start(t)
+	cl := client(t, b.Addr())
+	// kgo sends InitProducerId to the transaction coordinator it looks up
+	// (and retries), so talk to the broker directly.
+	md, err := kmsg.NewPtrMetadataRequest().RequestWith(ctxT(t), cl)
+	if err != nil || len(md.Brokers) != 1 {
+		t.Fatalf("metadata: %v %+v", err, md)
+	}
+	direct := cl.Broker(int(md.Brokers[0].NodeID))
+	ask := func(txn *string, pid int64, epoch int16) *kmsg.InitProducerIDResponse {
+		t.Helper()
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.Version = 5
+		req.TransactionalID, req.TransactionTimeoutMillis = txn, 60000
+		req.ProducerID, req.ProducerEpoch = pid, epoch
+		resp, err := req.RequestWith(ctxT(t), direct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	txn := "tx"
+	if r := ask(&txn, -1, -1); r.ErrorCode != kerr.CoordinatorNotAvailable.Code || r.ProducerID != -1 {
+		t.Fatalf("transactional: %+v", r)
+	}
+	if r := ask(nil, 5, -1); r.ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("half-set id/epoch: %+v", r)
+	}
+	first := ask(nil, -1, -1)
+	again := ask(nil, first.ProducerID, first.ProducerEpoch)
+	if first.ErrorCode != 0 || again.ErrorCode != 0 || again.ProducerID == first.ProducerID || again.ProducerEpoch != 0 {
+		t.Fatalf("re-init: %+v then %+v", first, again)
+	}
+}
+
+// TestConfluentKafkaIdempotent: librdkafka with enable.idempotence=True
+// produces, and every record is read back exactly once.
+func TestConfluentKafkaIdempotent(t *testing.T) {
+	requireTool(t, "/usr/bin/python3", "-c", "import confluent_kafka")
+	b := brokertest.Start(t)
+	cl := client(t, b.Addr())
+	createTopic(t, kadmClient(cl), "pyidem", 3, nil)
+	out := run(t, "", "/usr/bin/python3", "testdata/confluent_idempotent.py", b.Addr(), "pyidem", "3", "3000")
+	if strings.TrimSpace(out) != "ok 3000" {
+		t.Fatalf("python: %s", out)
+	}
+}
