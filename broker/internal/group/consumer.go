@@ -72,17 +72,13 @@ type cmember struct {
 }
 
 // subscribes reports whether the member subscribes to an existing topic.
+// A regex matches internal topics too, as Kafka's resolution does (a
+// client that does not want them excludes them in its pattern).
 func (m *cmember) subscribes(topic string) bool {
 	if _, ok := slices.BinarySearch(m.topicNames, topic); ok {
 		return true
 	}
-	return m.re != nil && !isInternalTopic(topic) && m.re.MatchString(topic)
-}
-
-// isInternalTopic keeps internal topics out of regex subscriptions, as
-// Kafka's regex resolution does.
-func isInternalTopic(t string) bool {
-	return t == Topic || t == "__transaction_state" || t == "__share_group_state"
+	return m.re != nil && m.re.MatchString(topic)
 }
 
 // cgroup is the consumer-protocol (KIP-848) state of a group; the group's
@@ -97,6 +93,8 @@ type cgroup struct {
 	// metaSig describes the subscribed topics (names, ids, partition
 	// counts) the target was computed from; a change bumps the epoch.
 	metaSig string
+	// sigUnknown is set after a replay: metaSig is not stored.
+	sigUnknown bool
 }
 
 func newCGroup() *cgroup {
@@ -337,6 +335,11 @@ func (c *Coordinator) ConsumerHeartbeat(cl Client, req *kmsg.ConsumerGroupHeartb
 
 	before := m.assigned.clone()
 	c.reconcile(cg, m, req.Topics, now)
+	if err := c.persistConsumer(g, now); err != nil {
+		c.lg.Warn("storing consumer group failed", "group", g.id, "err", err)
+		resp.ErrorCode = storeErrorCode(err)
+		return resp
+	}
 
 	resp.MemberID = &m.id
 	resp.MemberEpoch = m.epoch
@@ -461,10 +464,18 @@ func (c *Coordinator) consumerLeave(g *group, memberID, instanceID string, epoch
 		if m.epoch != epochStaticLeave {
 			m.prevEpoch, m.epoch = m.epoch, epochStaticLeave
 		}
+		if err := c.persistConsumer(g, now); err != nil {
+			c.lg.Warn("storing consumer group failed", "group", g.id, "err", err)
+			resp.ErrorCode = storeErrorCode(err)
+		}
 		return resp
 	}
 	c.removeConsumerMember(g, m, now)
 	c.refreshConsumer(g, topics, true, now)
+	if err := c.persistConsumer(g, now); err != nil {
+		c.lg.Warn("storing consumer group failed", "group", g.id, "err", err)
+		resp.ErrorCode = storeErrorCode(err)
+	}
 	return resp
 }
 
@@ -521,8 +532,9 @@ func (c *Coordinator) refreshConsumer(g *group, topics map[string]TopicInfo, bum
 	g.subscribed = subscribed
 	if s := sig.String(); s != cg.metaSig {
 		cg.metaSig = s
-		bump = true
+		bump = bump || !cg.sigUnknown
 	}
+	cg.sigUnknown = false
 	if bump {
 		cg.epoch++
 	}
@@ -666,6 +678,9 @@ func (c *Coordinator) tickConsumer(g *group, topics map[string]TopicInfo, now ti
 	if topics != nil || bump {
 		c.refreshConsumer(g, topics, bump, now)
 	}
+	if err := c.persistConsumer(g, now); err != nil {
+		c.lg.Warn("storing consumer group failed", "group", g.id, "err", err)
+	}
 }
 
 // ConsumerDescribe answers ConsumerGroupDescribe (v0-v1). topics names the
@@ -805,6 +820,9 @@ func (c *Coordinator) classic(id string) *group {
 // group on a classic JoinGroup.
 func (c *Coordinator) becomeClassic(g *group, now time.Time) {
 	g.consumer = nil
+	if err := c.persistConsumer(g, now); err != nil { // tombstones
+		c.lg.Warn("removing consumer group records failed", "group", g.id, "err", err)
+	}
 	g.protocolType, g.subscribed = "", nil
 	g.transition(stateEmpty, now)
 }

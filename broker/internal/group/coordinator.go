@@ -193,6 +193,14 @@ func (c *Coordinator) Load(p int32) error {
 		for _, m := range g.members {
 			m.lastHeartbeat = now
 		}
+		if g.consumer != nil {
+			for _, m := range g.consumer.members {
+				m.lastHeartbeat = now
+				if m.state == mUnrevoked {
+					m.revokeDeadline = now.Add(m.rebalanceTimeout)
+				}
+			}
+		}
 		c.groups[id] = g
 	}
 	c.loaded[p] = true

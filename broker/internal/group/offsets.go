@@ -2,6 +2,7 @@ package group
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -287,6 +288,9 @@ func (c *Coordinator) cleanup(g *group, remove []tp, now time.Time) error {
 	dead := (g.is(stateEmpty) || g.is(stateDead)) && left == 0
 	if dead {
 		recs = append(recs, rec{key: groupKey(g.id)})
+		for _, k := range slices.Sorted(maps.Keys(g.written)) {
+			recs = append(recs, rec{key: []byte(k)})
+		}
 	}
 	if err := c.append(g.partition, recs, now); err != nil {
 		return err
@@ -295,6 +299,7 @@ func (c *Coordinator) cleanup(g *group, remove []tp, now time.Time) error {
 		delete(g.offsets, t)
 	}
 	if dead {
+		g.written = nil
 		g.transition(stateDead, now)
 		if c.groups[g.id] == g {
 			delete(c.groups, g.id)

@@ -128,6 +128,7 @@ func storeErrorCode(err error) int16 {
 func (c *Coordinator) replay(p int32) (map[string]*group, error) {
 	all := map[string]map[tp]*offset{}
 	metas := map[string]*kmsg.GroupMetadataValue{}
+	consumers := consumerReplay{}
 	err := c.log.Scan(p, func(b []byte) error {
 		h, err := batch.ParseHeader(b)
 		if err != nil {
@@ -140,7 +141,7 @@ func (c *Coordinator) replay(p int32) (map[string]*group, error) {
 			if err != nil {
 				return err
 			}
-			if err := apply(r, all, metas); err != nil {
+			if err := apply(r, all, metas, consumers); err != nil {
 				c.lg.Warn("skipping record in replay", "partition", p, "offset", r.Offset, "err", err)
 			}
 		}
@@ -152,6 +153,17 @@ func (c *Coordinator) replay(p int32) (map[string]*group, error) {
 	groups := map[string]*group{}
 	for id, v := range metas {
 		groups[id] = loadGroup(id, p, v)
+	}
+	for id, recs := range consumers {
+		g := groups[id]
+		if g == nil {
+			g = newGroup(id, p, time.Time{})
+			groups[id] = g
+		}
+		if err := consumers.load(g, recs); err != nil {
+			c.lg.Warn("skipping consumer group in replay", "partition", p, "group", id, "err", err)
+			delete(groups, id)
+		}
 	}
 	for id, os := range all {
 		g := groups[id]
@@ -165,7 +177,7 @@ func (c *Coordinator) replay(p int32) (map[string]*group, error) {
 }
 
 // apply folds one record into the replay state.
-func apply(r batch.Record, all map[string]map[tp]*offset, metas map[string]*kmsg.GroupMetadataValue) error {
+func apply(r batch.Record, all map[string]map[tp]*offset, metas map[string]*kmsg.GroupMetadataValue, consumers consumerReplay) error {
 	if len(r.Key) < 2 {
 		return ErrBadRecord
 	}
@@ -212,8 +224,10 @@ func apply(r batch.Record, all map[string]map[tp]*offset, metas map[string]*kmsg
 			return fmt.Errorf("%w: %v", ErrBadRecord, err)
 		}
 		metas[k.Group] = v
+	case keyConsumerMetadata, keyConsumerMemberMetadata, keyConsumerTargetMetadata, keyConsumerTargetMember, keyConsumerCurrentAssignmnt:
+		return consumers.apply(r.Key, r.Value)
 	default:
-		// Newer Kafka record types (KIP-848 groups, …): not ours yet.
+		// Other Kafka record types (share groups, …): not ours.
 	}
 	return nil
 }

@@ -136,6 +136,9 @@ type group struct {
 	// such a group has no classic members, and its state is Empty or
 	// Stable here (the finer state is consumer.stateName()).
 	consumer *cgroup
+	// written are the consumer-group records last stored, by key, so that
+	// only changes are appended and a deletion knows what to tombstone.
+	written map[string][]byte
 }
 
 func newGroup(id string, partition int32, now time.Time) *group {

@@ -141,8 +141,8 @@ func (s *Server) ensureOffsetsTopic() error {
 }
 
 // groupTopics lists the topics for consumer-protocol assignment: every
-// topic with its id and partition count (internal ones included; the
-// coordinator keeps them out of regex subscriptions).
+// topic with its id and partition count, internal ones included (Kafka's
+// regex subscriptions match them too).
 func (s *Server) groupTopics() map[string]group.TopicInfo {
 	s.parts.mu.RLock()
 	defer s.parts.mu.RUnlock()
