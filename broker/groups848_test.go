@@ -147,3 +147,54 @@ func TestConsumerGroup848SplitLeaveTakeOver(t *testing.T) {
 		})
 	}
 }
+
+// TestConsumerGroup848Restart: a KIP-848 group's commits and membership
+// survive a broker restart; the running consumer carries on, and a new
+// consumer of the group starts from the commits.
+func TestConsumerGroup848Restart(t *testing.T) {
+	b := brokertest.Start(t)
+	prod := client(t, b.Addr())
+	adm := kadm.NewClient(prod)
+	createTopic(t, adm, "rs848", 3, nil)
+	produceN(t, prod, "rs848", 30)
+
+	c := groupConsumer(t, b.Addr(), "rg848", "rs848", kgo.ServerSideBalancer())
+	seen := map[recKey]bool{}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(seen) < 30 {
+		pollInto(t, c, seen)
+		if time.Now().After(deadline) {
+			t.Fatalf("read %d of 30", len(seen))
+		}
+	}
+	commit(t, c)
+	before := waitConsumerGroup(t, adm, "rg848", stableSplit(1, 3))
+	c.Close() // leaves: the group is empty but keeps its commits
+
+	b = b.Restart(t)
+	adm = kadm.NewClient(client(t, b.Addr()))
+	lg, err := adm.ListGroupsByType(ctxT(t), []string{"consumer"})
+	if err != nil || lg["rg848"].State != "Empty" {
+		t.Fatalf("after restart: list %v %+v", err, lg)
+	}
+	d, err := adm.DescribeConsumerGroups(ctxT(t), "rg848")
+	if err != nil || d["rg848"].Epoch <= before.Epoch {
+		t.Fatalf("after restart: describe %v %+v (epoch before %d)", err, d["rg848"], before.Epoch)
+	}
+	produceN(t, client(t, b.Addr()), "rs848", 3)
+	c2 := groupConsumer(t, b.Addr(), "rg848", "rs848", kgo.ServerSideBalancer())
+	defer c2.Close()
+	after := map[recKey]bool{}
+	deadline = time.Now().Add(30 * time.Second)
+	for len(after) < 3 {
+		pollInto(t, c2, after)
+		if time.Now().After(deadline) {
+			t.Fatalf("after restart read %d of the 3 new records", len(after))
+		}
+	}
+	for k := range after {
+		if seen[k] {
+			t.Fatalf("record %+v committed before the restart was read again", k)
+		}
+	}
+}

@@ -659,7 +659,7 @@ func (c *Coordinator) nextAssignment(cg *cgroup, m *cmember, epoch int32, owned 
 // their rebalance timeout; metadata changes bump the epoch.
 func (c *Coordinator) tickConsumer(g *group, topics map[string]TopicInfo, now time.Time) {
 	cg := g.consumer
-	bump := false
+	bump, epoch := false, cg.epoch
 	ids := make([]string, 0, len(cg.members))
 	for id := range cg.members {
 		ids = append(ids, id)
@@ -677,6 +677,9 @@ func (c *Coordinator) tickConsumer(g *group, topics map[string]TopicInfo, now ti
 	}
 	if topics != nil || bump {
 		c.refreshConsumer(g, topics, bump, now)
+	}
+	if cg.epoch == epoch {
+		return // nothing to store
 	}
 	if err := c.persistConsumer(g, now); err != nil {
 		c.lg.Warn("storing consumer group failed", "group", g.id, "err", err)
