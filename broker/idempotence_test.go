@@ -2,11 +2,13 @@ package broker_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -235,5 +237,37 @@ func TestConfluentKafkaIdempotent(t *testing.T) {
 	out := run(t, "", "/usr/bin/python3", "testdata/confluent_idempotent.py", b.Addr(), "pyidem", "3", "3000")
 	if strings.TrimSpace(out) != "ok 3000" {
 		t.Fatalf("python: %s", out)
+	}
+}
+
+// TestProducerIDExpiration: producer.id.expiration.ms (a dynamic broker
+// config) reaches every partition log; once a producer has been idle that
+// long the retention check forgets it, and its next batch starts afresh at
+// any sequence instead of being answered OUT_OF_ORDER_SEQUENCE_NUMBER.
+func TestProducerIDExpiration(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Property("log.retention.check.interval.ms", "20"))
+	cl := client(t, b.Addr())
+	adm := kadmClient(cl)
+	createTopic(t, adm, "expiring", 1, nil)
+	p := rawProducer{t, cl, "expiring"}
+	pid, _ := p.initProducerID(4)
+	p.mustProduce(pid, 0, 0, 2, 0)
+	p.mustFail(pid, 0, 7, kerr.OutOfOrderSequenceNumber) // remembered: a gap
+
+	set := "200"
+	resp, err := adm.AlterBrokerConfigs(ctxT(t), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "producer.id.expiration.ms", Value: &set}})
+	if err != nil || resp[0].Err != nil {
+		t.Fatalf("setting producer.id.expiration.ms: %v %+v", err, resp)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := p.produce(pid, 0, 7, 1)
+		if err == nil {
+			break // forgotten: a new producer may start at any sequence
+		}
+		if !errors.Is(err, kerr.OutOfOrderSequenceNumber) || time.Now().After(deadline) {
+			t.Fatalf("producer never expired: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the retention check
 	}
 }

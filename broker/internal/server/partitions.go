@@ -134,20 +134,24 @@ func (r *registry) all() []*topicState {
 	return out
 }
 
-func logConfig(t config.Topic) plog.Config {
+// logConfig is a partition log's config: the topic's, plus the broker-wide
+// producer.id.expiration.ms (dynamic; a broker config change re-derives
+// every topic's log config after the new broker config is in place).
+func (r *registry) logConfig(t config.Topic) plog.Config {
 	return plog.Config{
-		SegmentBytes:         t.SegmentBytes,
-		SegmentMs:            t.SegmentMs,
-		RetentionMs:          t.RetentionMs,
-		RetentionBytes:       t.RetentionBytes,
-		IndexIntervalBytes:   t.IndexIntervalBytes,
-		SegmentIndexBytes:    t.SegmentIndexBytes,
-		FlushMessages:        t.FlushMessages,
-		FlushMs:              t.FlushMs,
-		MaxMessageBytes:      t.MaxMessageBytes,
-		TimestampType:        t.TimestampType,
-		TimestampBeforeMaxMs: t.TimestampBeforeMaxMs,
-		TimestampAfterMaxMs:  t.TimestampAfterMaxMs,
+		ProducerIDExpirationMs: r.s.config().ProducerIDExpirationMs,
+		SegmentBytes:           t.SegmentBytes,
+		SegmentMs:              t.SegmentMs,
+		RetentionMs:            t.RetentionMs,
+		RetentionBytes:         t.RetentionBytes,
+		IndexIntervalBytes:     t.IndexIntervalBytes,
+		SegmentIndexBytes:      t.SegmentIndexBytes,
+		FlushMessages:          t.FlushMessages,
+		FlushMs:                t.FlushMs,
+		MaxMessageBytes:        t.MaxMessageBytes,
+		TimestampType:          t.TimestampType,
+		TimestampBeforeMaxMs:   t.TimestampBeforeMaxMs,
+		TimestampAfterMaxMs:    t.TimestampAfterMaxMs,
 		// cleanup.policy=compact alone keeps every segment until the
 		// cleaner removes superseded records; compact,delete does both.
 		CompactOnly: slices.Contains(t.CleanupPolicy, "compact") && !slices.Contains(t.CleanupPolicy, "delete"),
@@ -198,7 +202,7 @@ func (r *registry) open(mt *meta.Topic) (*topicState, error) {
 
 func (r *registry) openPartition(t *topicState, idx int32, mp meta.Partition) (*partition, error) {
 	dir := r.findDir(t.name, idx)
-	l, err := plog.Open(dir, logConfig(*t.config()), plog.WithLogger(r.s.log.With("partition", partDirName(t.name, idx))))
+	l, err := plog.Open(dir, r.logConfig(*t.config()), plog.WithLogger(r.s.log.With("partition", partDirName(t.name, idx))))
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", dir, err)
 	}
@@ -437,7 +441,7 @@ func (r *registry) setTopicConfig(t *topicState, overrides map[string]string, cf
 	t.conf.Store(&topicConf{overrides: overrides, cfg: cfg})
 	parts := t.parts
 	r.mu.Unlock()
-	lc := logConfig(cfg)
+	lc := r.logConfig(cfg)
 	for _, p := range parts {
 		p.log.SetConfig(lc)
 	}
