@@ -57,7 +57,9 @@ func (c *Coordinator) DescribeGroup(id string) kmsg.DescribeGroupsResponseGroup 
 
 // ListGroups answers ListGroups (v0-v5): every group of the loaded
 // partitions, filtered by state names (v4) and group types (v5), both
-// case-insensitive. Classic groups are of type "classic". The error is
+// case-insensitive. Classic groups are of type "classic", consumer-protocol
+// (KIP-848) groups of type "consumer" with their own states (Empty,
+// Assigning, Reconciling, Stable). The error is
 // COORDINATOR_LOAD_IN_PROGRESS while a partition loads.
 func (c *Coordinator) ListGroups(states, types []string) ([]kmsg.ListGroupsResponseGroup, int16) {
 	c.mu.Lock()

@@ -3,7 +3,8 @@
 // v5+ the committed leader epoch; v7 require_stable is accepted and, with
 // no transactions yet, has nothing to wait for; v8 asks for several
 // groups; v9 names the member and its epoch, checked for consumer-protocol
-// (KIP-848) groups (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH). A partition with no commit answers offset -1.
+// (KIP-848) groups (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH). A partition
+// with no commit answers offset -1.
 
 package server
 

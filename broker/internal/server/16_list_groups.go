@@ -1,5 +1,5 @@
 // ListGroups: versions 0-5. v4+ filters by state names, v5+ by group type
-// (every group here is "classic"); both filters ignore case.
+// ("classic" or "consumer" for KIP-848 groups); both filters ignore case.
 
 package server
 
