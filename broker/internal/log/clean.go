@@ -99,7 +99,7 @@ type CleanOptions struct {
 	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio
 	DedupeBufferBytes      int64   // log.cleaner.dedupe.buffer.size: bound of the key map (24 bytes a key)
 	ProducerExpirationMs   int64   // producer.id.expiration.ms (default 1 day): after it a producer's last batch may go
-	Txns                   Txns    // transaction state; nil = none
+	Txns                   Txns    // transaction state; nil = the log's own (txn.go)
 }
 
 // CleanState is how dirty a log is, from [Log.CleanState].
@@ -191,6 +191,9 @@ type cleanPlan struct {
 
 func (l *Log) plan(now time.Time, o *CleanOptions) (cleanPlan, error) {
 	var p cleanPlan
+	if o.Txns == nil {
+		o.Txns = l // the partition's own transaction state (txn.go)
+	}
 	l.amu.Lock()
 	p.cfg = l.cfg
 	p.truncs = l.truncs.Load()

@@ -196,6 +196,15 @@ type Log struct {
 	recovery  int64       // (amu) offset below which everything is fsynced
 	// producers is the idempotent producer state (producerstate.go).
 	producers map[int64]*producerEntry // (amu)
+	// ongoing maps a producer id to the first offset of its open
+	// transaction (txn.go); unstable publishes the smallest of them (-1
+	// when none) to readers without a lock.
+	ongoing  map[int64]int64 // (amu)
+	unstable atomic.Int64
+	// tmu guards the aborted-transaction index, read by fetches and the
+	// cleaner; it is taken after amu and mu and nothing is taken under it.
+	tmu     sync.RWMutex
+	aborted []abortedEntry // (tmu) ordered by LastOffset
 
 	// mu publishes what readers see.
 	mu       sync.RWMutex
@@ -234,6 +243,7 @@ func Open(dir string, cfg Config, opts ...Option) (*Log, error) {
 	}
 	l := &Log{dir: dir, logger: o.logger, now: o.now, cfg: cfg.normalize()}
 	l.sync.cond.L = &l.sync.mu
+	l.unstable.Store(-1)
 	if err := l.load(); err != nil {
 		for _, s := range l.segs {
 			s.close()
@@ -450,6 +460,9 @@ func (l *Log) appendLocked(b []byte, leaderEpoch int32, trusted bool) (AppendRes
 			}
 		}
 	}
+	if h.IsTransactional() && h.ProducerID < 0 && !trusted {
+		return res, 0, false, fmt.Errorf("%w: a transactional batch needs a producer id", kerr.InvalidRecord)
+	}
 	if h.ProducerID >= 0 && !trusted {
 		dup, err := l.checkProducer(&h)
 		if err != nil {
@@ -493,7 +506,17 @@ func (l *Log) appendLocked(b []byte, leaderEpoch int32, trusted bool) (AppendRes
 		act.firstTs = h.MaxTimestamp
 	}
 	act.dirty = true
-	l.noteProducer(&h)
+	m := noMarker
+	if h.IsControl() {
+		m = parseMarker(b)
+	}
+	if ab := l.noteProducer(&h, m); ab != nil {
+		// The marker is in the segment; an entry lost here is re-derived
+		// from it by the next Open, so the append still succeeds.
+		if err := l.appendTxnIndex(ab); err != nil {
+			l.logger.Warn("log: could not append to the transaction index", "dir", l.dir, "err", err)
+		}
+	}
 	l.mu.Lock()
 	act.noteBatch(&h, pos, cfg.IndexIntervalBytes)
 	l.end = h.LastOffset() + 1

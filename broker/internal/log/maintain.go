@@ -178,6 +178,9 @@ func (l *Log) startMoved() error {
 	// Producers whose batches are all gone are forgotten, and snapshots
 	// below the first segment can no longer be replayed from.
 	l.evictProducersBelow(l.start)
+	if err := l.trimTxnIndex(l.start); err != nil {
+		return storageErr(err)
+	}
 	first := l.segs[0].base
 	if err := l.deleteSnapshots(func(off int64) bool { return off < first }); err != nil {
 		return storageErr(err)

@@ -69,6 +69,16 @@ type producerEntry struct {
 	batches    []batchMeta // oldest first, at most MaxProducerBatches
 	lastTs     int64       // max timestamp of the latest batch, for expiry
 	lastOffset int64       // last offset of the latest batch, for eviction below the log start
+	// txnFirst is the first offset of the producer's open transaction in
+	// this partition, -1 when none is open (txn.go).
+	txnFirst int64
+	// coordEpoch is the coordinator epoch of the producer's last marker,
+	// -1 before any; an older coordinator's marker is fenced.
+	coordEpoch int32
+}
+
+func newProducerEntry(epoch int16) *producerEntry {
+	return &producerEntry{epoch: epoch, txnFirst: -1, coordEpoch: -1}
 }
 
 // ProducerInfo describes one producer's state in a partition, as
@@ -80,6 +90,10 @@ type ProducerInfo struct {
 	LastTimestamp  int64 // max timestamp of the latest batch
 	LastOffset     int64 // last offset of the latest batch
 	BatchesInCache int   // how many batches are kept for duplicate detection
+	// CurrentTxnStartOffset is the first offset of the producer's open
+	// transaction in this partition, -1 when none is open.
+	CurrentTxnStartOffset int64
+	CoordinatorEpoch      int32 // of the producer's last marker, -1 before any
 }
 
 // lastSequence is DefaultRecordBatch.incrementSequence: sequences wrap
@@ -108,6 +122,12 @@ func (l *Log) checkProducer(h *batch.Header) (*batchMeta, error) {
 		// sequence is accepted, as Kafka does since KIP-360.
 		return nil, nil
 	}
+	if e.txnFirst >= 0 && !h.IsTransactional() && h.ProducerEpoch == e.epoch {
+		// ProducerAppendInfo: a producer inside a transaction writes only
+		// transactional batches until the marker.
+		return nil, fmt.Errorf("%w: %w: producer %d sent a non-transactional batch inside its open transaction",
+			kerr.InvalidTxnState, ErrInvalidTxnState, h.ProducerID)
+	}
 	last := lastSequence(h.BaseSequence, h.LastOffsetDelta)
 	if h.ProducerEpoch == e.epoch {
 		for i := range e.batches {
@@ -135,26 +155,39 @@ func (l *Log) checkProducer(h *batch.Header) (*batchMeta, error) {
 }
 
 // noteProducer records an appended batch (h.BaseOffset already assigned).
-// A control batch (a transaction marker) only moves the epoch, as Kafka's
-// appendEndTxnMarker does.
-func (l *Log) noteProducer(h *batch.Header) {
+// A transactional data batch opens the producer's transaction if none is
+// open. A control batch (a transaction marker, m decoded from it) moves
+// the epoch, as Kafka's appendEndTxnMarker does, and completes the
+// transaction; for an abort newly added to the aborted index the entry is
+// returned so the append path can write it to the index file.
+func (l *Log) noteProducer(h *batch.Header, m endMarker) *abortedEntry {
 	if h.ProducerID < 0 {
-		return
+		return nil
 	}
 	if l.producers == nil {
 		l.producers = map[int64]*producerEntry{}
 	}
 	e := l.producers[h.ProducerID]
 	if e == nil {
-		e = &producerEntry{epoch: h.ProducerEpoch}
+		e = newProducerEntry(h.ProducerEpoch)
 		l.producers[h.ProducerID] = e
 	}
 	if h.ProducerEpoch > e.epoch {
 		e.epoch, e.batches = h.ProducerEpoch, e.batches[:0]
 	}
 	e.lastTs, e.lastOffset = h.MaxTimestamp, h.LastOffset()
-	if h.IsControl() || h.BaseSequence < 0 {
-		return
+	if h.IsControl() {
+		if m.ctype != markerAbort && m.ctype != markerCommit {
+			return nil
+		}
+		e.coordEpoch = max(e.coordEpoch, m.coordEpoch)
+		return l.completeTxn(h.ProducerID, e, h.BaseOffset, m.ctype == markerAbort)
+	}
+	if h.IsTransactional() && e.txnFirst < 0 {
+		l.openTxn(h.ProducerID, e, h.BaseOffset)
+	}
+	if h.BaseSequence < 0 {
+		return nil
 	}
 	if len(e.batches) == MaxProducerBatches {
 		copy(e.batches, e.batches[1:])
@@ -164,15 +197,21 @@ func (l *Log) noteProducer(h *batch.Header) {
 		firstSeq: h.BaseSequence, lastSeq: lastSequence(h.BaseSequence, h.LastOffsetDelta),
 		firstOffset: h.BaseOffset, lastOffset: h.LastOffset(),
 	})
+	return nil
 }
 
 // evictProducersBelow drops producers whose latest batch lies below the
 // log start offset (ProducerStateManager.truncateHead): their sequences
 // are gone from the log, so the next batch is accepted with any sequence.
+// An open transaction of such a producer has no data left either and is
+// forgotten with it.
 func (l *Log) evictProducersBelow(start int64) {
 	for id, e := range l.producers {
 		if e.lastOffset < start {
 			delete(l.producers, id)
+			if e.txnFirst >= 0 {
+				l.closeTxn(id, nil)
+			}
 		}
 	}
 }
@@ -203,7 +242,8 @@ func (l *Log) Producers() []ProducerInfo {
 
 func (e *producerEntry) info(id int64) ProducerInfo {
 	p := ProducerInfo{ProducerID: id, Epoch: e.epoch, LastSequence: -1, LastTimestamp: e.lastTs,
-		LastOffset: e.lastOffset, BatchesInCache: len(e.batches)}
+		LastOffset: e.lastOffset, BatchesInCache: len(e.batches),
+		CurrentTxnStartOffset: e.txnFirst, CoordinatorEpoch: e.coordEpoch}
 	if n := len(e.batches); n > 0 {
 		p.LastSequence = e.batches[n-1].lastSeq
 	}
@@ -213,7 +253,9 @@ func (e *producerEntry) info(id int64) ProducerInfo {
 // ExpireProducers drops producers whose latest batch's timestamp is
 // expirationMs or more before now (producer.id.expiration.ms). It returns
 // how many were dropped. [Log.EnforceRetention] calls it with
-// Config.ProducerIDExpirationMs.
+// Config.ProducerIDExpirationMs. A producer with an open transaction is
+// kept, as Kafka keeps it: its transaction still holds the LSO, and only
+// the coordinator's marker (or its timeout abort) may end it.
 func (l *Log) ExpireProducers(nowMs, expirationMs int64) int {
 	l.amu.Lock()
 	defer l.amu.Unlock()
@@ -223,7 +265,7 @@ func (l *Log) ExpireProducers(nowMs, expirationMs int64) int {
 func (l *Log) expireProducersLocked(nowMs, expirationMs int64) int {
 	n := 0
 	for id, e := range l.producers {
-		if nowMs-e.lastTs >= expirationMs {
+		if nowMs-e.lastTs >= expirationMs && e.txnFirst < 0 {
 			delete(l.producers, id)
 			n++
 		}
@@ -232,12 +274,14 @@ func (l *Log) expireProducersLocked(nowMs, expirationMs int64) int {
 }
 
 // Snapshot file: "SLPS", version uint16, count uint32, then per producer
-// id int64, epoch int16, lastTs int64, lastOffset int64, n uint8 and n
-// batches (firstSeq int32, lastSeq int32, firstOffset int64, lastOffset
-// int64), then a CRC-32C of everything before it.
+// id int64, epoch int16, lastTs int64, lastOffset int64, (version 2:
+// txnFirst int64, coordEpoch int32,) n uint8 and n batches (firstSeq
+// int32, lastSeq int32, firstOffset int64, lastOffset int64), then a
+// CRC-32C of everything before it. Version 1 (before transactions) is
+// still read.
 const (
 	snapshotMagic   = "SLPS"
-	snapshotVersion = 1
+	snapshotVersion = 2
 )
 
 func snapshotName(dir string, offset int64) string {
@@ -258,6 +302,8 @@ func encodeSnapshot(producers map[int64]*producerEntry) []byte {
 		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
 		b = binary.BigEndian.AppendUint64(b, uint64(e.lastTs))
 		b = binary.BigEndian.AppendUint64(b, uint64(e.lastOffset))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.txnFirst))
+		b = binary.BigEndian.AppendUint32(b, uint32(e.coordEpoch))
 		b = append(b, byte(len(e.batches)))
 		for _, m := range e.batches {
 			b = binary.BigEndian.AppendUint32(b, uint32(m.firstSeq))
@@ -270,9 +316,18 @@ func encodeSnapshot(producers map[int64]*producerEntry) []byte {
 }
 
 func decodeSnapshot(b []byte) (map[int64]*producerEntry, error) {
-	const head, entryFixed, batchSize = 10, 27, 24
-	if len(b) < head+4 || string(b[:4]) != snapshotMagic || binary.BigEndian.Uint16(b[4:]) != snapshotVersion {
+	const head, batchSize = 10, 24
+	if len(b) < head+4 || string(b[:4]) != snapshotMagic {
 		return nil, fmt.Errorf("%w: bad header", ErrBadSnapshot)
+	}
+	version := binary.BigEndian.Uint16(b[4:])
+	entryFixed := 27
+	switch version {
+	case 1:
+	case 2:
+		entryFixed = 39
+	default:
+		return nil, fmt.Errorf("%w: unknown version %d", ErrBadSnapshot, version)
 	}
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
@@ -286,12 +341,14 @@ func decodeSnapshot(b []byte) (map[int64]*producerEntry, error) {
 			return nil, fmt.Errorf("%w: truncated entry", ErrBadSnapshot)
 		}
 		id := int64(binary.BigEndian.Uint64(p))
-		e := &producerEntry{
-			epoch:      int16(binary.BigEndian.Uint16(p[8:])),
-			lastTs:     int64(binary.BigEndian.Uint64(p[10:])),
-			lastOffset: int64(binary.BigEndian.Uint64(p[18:])),
+		e := newProducerEntry(int16(binary.BigEndian.Uint16(p[8:])))
+		e.lastTs = int64(binary.BigEndian.Uint64(p[10:]))
+		e.lastOffset = int64(binary.BigEndian.Uint64(p[18:]))
+		if version >= 2 {
+			e.txnFirst = int64(binary.BigEndian.Uint64(p[26:]))
+			e.coordEpoch = int32(binary.BigEndian.Uint32(p[34:]))
 		}
-		nb := int(p[26])
+		nb := int(p[entryFixed-1])
 		p = p[entryFixed:]
 		if nb > MaxProducerBatches || len(p) < nb*batchSize {
 			return nil, fmt.Errorf("%w: bad batch count %d", ErrBadSnapshot, nb)
@@ -371,15 +428,24 @@ func (l *Log) deleteSnapshots(drop func(off int64) bool) error {
 // snapshots past the end offset describe batches that are gone and are
 // removed; the newest readable one at or below it is loaded and the
 // batches after it are replayed; producers whose batches all lie below the
-// log start offset are dropped. amu is held (or the log is not yet
-// shared); the segments are read directly.
+// log start offset are dropped. The open transactions and the aborted
+// index are rebuilt with it (txn.go). amu is held (or the log is not yet
+// shared), and mu may be; the segments are read directly.
 func (l *Log) loadProducers() error {
 	l.producers = nil
+	l.resetTxns()
+	idxChanged, err := l.loadTxnIndex(l.start, l.end)
+	if err != nil {
+		return err
+	}
 	offs, err := listSnapshots(l.dir)
 	if err != nil {
 		return err
 	}
 	from := l.segs[0].base
+	l.tmu.RLock()
+	nIdx := len(l.aborted)
+	l.tmu.RUnlock()
 	for i := len(offs) - 1; i >= 0; i-- {
 		off := offs[i]
 		path := snapshotName(l.dir, off)
@@ -405,17 +471,26 @@ func (l *Log) loadProducers() error {
 		from = max(off, from)
 		break
 	}
+	l.rebuildOngoing()
 	if err := l.replayProducers(from); err != nil {
 		return err
 	}
 	l.evictProducersBelow(l.start)
+	l.tmu.RLock()
+	idxChanged = idxChanged || len(l.aborted) != nIdx
+	l.tmu.RUnlock()
+	if idxChanged {
+		return l.writeTxnIndex()
+	}
 	return nil
 }
 
 // replayProducers feeds every batch at or after from to the producer state,
-// reading only batch headers, sequentially.
+// reading only batch headers, sequentially, and the bodies of control
+// batches (the markers, to know commit from abort).
 func (l *Log) replayProducers(from int64) error {
 	var hb [batch.HeaderSize]byte
+	var cb []byte
 	for i, s := range l.segs {
 		if i+1 < len(l.segs) && l.segs[i+1].base <= from {
 			continue
@@ -436,11 +511,18 @@ func (l *Log) replayProducers(from int64) error {
 			if err != nil || h.Size() < batch.HeaderSize {
 				return fmt.Errorf("log: replaying producer state from segment %d: bad batch header", s.base)
 			}
-			if _, err := r.Discard(h.Size() - batch.HeaderSize); err != nil {
+			m := noMarker
+			if h.IsControl() && h.ProducerID >= 0 && h.LastOffset() >= from {
+				cb = append(append(cb[:0], hb[:]...), make([]byte, h.Size()-batch.HeaderSize)...)
+				if _, err := io.ReadFull(r, cb[batch.HeaderSize:]); err != nil {
+					return fmt.Errorf("log: replaying producer state from segment %d: %w", s.base, err)
+				}
+				m = parseMarker(cb)
+			} else if _, err := r.Discard(h.Size() - batch.HeaderSize); err != nil {
 				return fmt.Errorf("log: replaying producer state from segment %d: %w", s.base, err)
 			}
 			if h.LastOffset() >= from {
-				l.noteProducer(&h)
+				l.noteProducer(&h, m)
 			}
 		}
 	}
