@@ -84,6 +84,9 @@ type Coordinator struct {
 	loaded    map[int32]bool // partition → true when loaded, false while loading
 	groups    map[string]*group
 	nextCheck time.Time // next offset retention check
+	// txnOffsets are transactional offset commits waiting for their
+	// transaction's marker, by __consumer_offsets partition (txn.go).
+	txnOffsets map[int32]pendingTxn
 }
 
 // New returns a coordinator with no partition loaded.
@@ -136,6 +139,8 @@ func New(cfg Config, l Log) *Coordinator {
 		lg:     cfg.Logger,
 		loaded: map[int32]bool{},
 		groups: map[string]*group{},
+
+		txnOffsets: map[int32]pendingTxn{},
 	}
 }
 
@@ -177,7 +182,7 @@ func (c *Coordinator) Load(p int32) error {
 	c.mu.Unlock()
 
 	start := c.cfg.Now()
-	groups, err := c.replay(p)
+	groups, pending, err := c.replay(p)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -203,6 +208,7 @@ func (c *Coordinator) Load(p int32) error {
 		}
 		c.groups[id] = g
 	}
+	c.txnOffsets[p] = pending
 	c.loaded[p] = true
 	c.lg.Info("group partition loaded", "partition", p, "groups", len(groups), "took", now.Sub(start))
 	return nil
@@ -215,6 +221,7 @@ func (c *Coordinator) Unload(p int32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.loaded, p)
+	delete(c.txnOffsets, p)
 	for id, g := range c.groups {
 		if g.partition == p {
 			g.failWaiters(kerr.NotCoordinator.Code)
@@ -234,6 +241,7 @@ func (c *Coordinator) Close() {
 	}
 	c.groups = map[string]*group{}
 	c.loaded = map[int32]bool{}
+	c.txnOffsets = map[int32]pendingTxn{}
 }
 
 // Loaded reports whether a partition is loaded.

@@ -125,8 +125,9 @@ func storeErrorCode(err error) int16 {
 
 // replay rebuilds the groups of a partition from its records: the latest
 // record per key wins and a tombstone deletes, as a compacted topic reads.
-func (c *Coordinator) replay(p int32) (map[string]*group, error) {
+func (c *Coordinator) replay(p int32) (map[string]*group, pendingTxn, error) {
 	all := map[string]map[tp]*offset{}
+	pending := pendingTxn{}
 	metas := map[string]*kmsg.GroupMetadataValue{}
 	consumers := consumerReplay{}
 	err := c.log.Scan(p, func(b []byte) error {
@@ -134,8 +135,11 @@ func (c *Coordinator) replay(p int32) (map[string]*group, error) {
 		if err != nil {
 			return err
 		}
-		if h.IsControl() {
-			return nil // transaction markers: issue 4
+		if h.IsControl() || h.IsTransactional() {
+			if err := replayTxn(&h, b, all, pending); err != nil {
+				c.lg.Warn("skipping transactional batch in replay", "partition", p, "offset", h.BaseOffset, "err", err)
+			}
+			return nil
 		}
 		for r, err := range batch.Records(b) {
 			if err != nil {
@@ -148,7 +152,7 @@ func (c *Coordinator) replay(p int32) (map[string]*group, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	groups := map[string]*group{}
 	for id, v := range metas {
@@ -173,7 +177,7 @@ func (c *Coordinator) replay(p int32) (map[string]*group, error) {
 		}
 		g.offsets = os
 	}
-	return groups, nil
+	return groups, pending, nil
 }
 
 // apply folds one record into the replay state.
