@@ -12,6 +12,13 @@
 // with INVALID_PRODUCER_EPOCH. Requests on one connection append in order
 // (appendTurn), which an idempotent producer with several requests in
 // flight relies on.
+//
+// Transactional batches (attribute bit set) need a producer id and an
+// epoch the partition's producer state allows; the first opens the
+// producer's transaction in the partition, which holds the last stable
+// offset until the coordinator's marker (27_write_txn_markers.go). The
+// coordinator may verify each such batch first (SetTxnProduceVerifier,
+// KIP-890). Control batches from clients are INVALID_RECORD.
 
 package server
 
@@ -41,8 +48,6 @@ func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.Produc
 	switch {
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		reqErr = fmt.Errorf("%w: acks must be -1, 0 or 1, not %d", kerr.InvalidRequiredAcks, req.Acks)
-	case req.TransactionID != nil:
-		reqErr = fmt.Errorf("%w: transactional produce is not supported yet by this broker", kerr.InvalidRequest)
 	}
 
 	var firstErr error
@@ -106,6 +111,13 @@ func (s *Server) produceTo(topic string, rp *kmsg.ProduceRequestTopicPartition, 
 	if slices.Contains(t.config().CleanupPolicy, "compact") {
 		if err := checkKeys(topic, rp.Partition, rp.Records, sp); err != nil {
 			return err
+		}
+	}
+	if v := s.txnVerify.Load(); v != nil {
+		if h, err := batch.ParseHeader(rp.Records); err == nil && h.IsTransactional() && !h.IsControl() {
+			if err := (*v)(topic, rp.Partition, h.ProducerID, h.ProducerEpoch); err != nil {
+				return err
+			}
 		}
 	}
 	res, err := p.log.Append(rp.Records, p.epoch())

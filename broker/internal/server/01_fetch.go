@@ -3,6 +3,13 @@
 // fetches, and an unknown session id gets FETCH_SESSION_ID_NOT_FOUND. v9+
 // checks the current leader epoch; v13+ names topics by ID. A fetch waits
 // up to MaxWaitMillis for MinBytes, woken by appends to its partitions.
+//
+// Every partition answer carries the last stable offset. With
+// isolation_level=1 (read_committed) data is served only below it, and the
+// aborted transactions overlapping the served batches are listed (producer
+// id, first offset) so the client drops their records; read_uncommitted
+// gets everything, aborted data included, as Kafka serves it. A marker
+// append wakes long polls like any append, so the LSO moving is seen.
 
 package server
 
@@ -165,17 +172,20 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, p *partition, rp *kmsg.F
 		}
 	}
 	hw := p.highWatermark()
+	lso := min(p.log.LastStableOffset(), hw)
 	sp.HighWatermark = hw
-	sp.LastStableOffset = hw
+	sp.LastStableOffset = lso
 	sp.LogStartOffset = p.log.StartOffset()
+	upTo := hw
 	if req.IsolationLevel == 1 {
 		sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+		upTo = lso
 	}
 	limit := min(int(rp.PartitionMaxBytes), budget)
 	if limit <= 0 && !first {
 		return 0, nil
 	}
-	if rp.FetchOffset == hw {
+	if rp.FetchOffset == hw || (rp.FetchOffset >= upTo && rp.FetchOffset <= hw) {
 		return 0, nil
 	}
 	var dst []byte
@@ -184,7 +194,7 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, p *partition, rp *kmsg.F
 		used = len(*arena)
 		dst = (*arena)[used:]
 	}
-	b, err := p.log.Read(rp.FetchOffset, max(limit, 0), hw, first, dst)
+	b, err := p.log.Read(rp.FetchOffset, max(limit, 0), upTo, first, dst)
 	if arena != nil && err == nil && len(b) > 0 && used+len(b) <= cap(*arena) && &(*arena)[:used+1][used] == &b[0] {
 		*arena = (*arena)[:used+len(b)] // read in place: later partitions go after it
 	}
@@ -203,8 +213,39 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, p *partition, rp *kmsg.F
 	}
 	if len(b) > 0 {
 		sp.RecordBatches = b
+		if req.IsolationLevel == 1 {
+			if err := s.fetchAborted(p, rp.FetchOffset, b, sp); err != nil {
+				sp.ErrorCode = errCode(err)
+				sp.RecordBatches = emptyRecords
+				return 0, err
+			}
+		}
 	}
 	return len(b), nil
+}
+
+// fetchAborted lists in sp the aborted transactions that overlap the
+// batches b served from offset on (UnifiedLog.collectAbortedTransactions).
+func (s *Server) fetchAborted(p *partition, offset int64, b []byte, sp *kmsg.FetchResponseTopicPartition) error {
+	upper := offset
+	for len(b) >= batch.HeaderSize {
+		h, err := batch.ParseHeader(b)
+		if err != nil || h.Size() > len(b) {
+			break
+		}
+		upper = h.LastOffset() + 1
+		b = b[h.Size():]
+	}
+	ab, err := p.log.AbortedTxns(offset, upper)
+	if err != nil {
+		return err
+	}
+	for _, a := range ab {
+		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+		sp.AbortedTransactions = append(sp.AbortedTransactions, at)
+	}
+	return nil
 }
 
 var emptyRecords = []byte{}

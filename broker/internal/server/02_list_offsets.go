@@ -46,7 +46,10 @@ func (s *Server) listOffset(req *kmsg.ListOffsetsRequest, topic string, rp *kmsg
 	sp.LeaderEpoch = epoch
 	switch ts := rp.Timestamp; {
 	case ts == -1:
-		sp.Offset = p.highWatermark() // no transactions yet: LSO == HW
+		sp.Offset = p.highWatermark()
+		if req.IsolationLevel == 1 {
+			sp.Offset = p.lastStableOffset()
+		}
 	case ts == -2 || (ts == -4 && req.Version >= 8):
 		sp.Offset = p.log.StartOffset()
 	case ts == -3 && req.Version >= 7:

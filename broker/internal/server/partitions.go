@@ -76,6 +76,13 @@ func (p *partition) epoch() int32 {
 // the minimum log end offset of the ISR.
 func (p *partition) highWatermark() int64 { return p.log.EndOffset() }
 
+// lastStableOffset is the offset below which read_committed consumers
+// read: the first offset of the oldest open transaction, capped by the
+// high watermark.
+func (p *partition) lastStableOffset() int64 {
+	return min(p.log.LastStableOffset(), p.highWatermark())
+}
+
 type topicState struct {
 	name     string
 	id       meta.TopicID

@@ -52,6 +52,7 @@ var apiVersions = map[int16]versionRange{
 	21: {0, 2},  // DeleteRecords
 	22: {0, 5},  // InitProducerId
 	23: {0, 4},  // OffsetForLeaderEpoch
+	27: {0, 1},  // WriteTxnMarkers
 	32: {0, 4},  // DescribeConfigs
 	33: {0, 2},  // AlterConfigs
 	35: {0, 4},  // DescribeLogDirs
@@ -95,6 +96,9 @@ type Server struct {
 	bufs bufPool
 
 	groups *groupsState // the group coordinator (groups.go)
+	// txnVerify is the transaction coordinator's check of transactional
+	// produce (27_write_txn_markers.go); nil accepts.
+	txnVerify atomic.Pointer[TxnProduceVerifier]
 
 	closeOnce sync.Once
 	closeErr  error
@@ -383,6 +387,8 @@ func (s *Server) handle(ctx context.Context, r *request) (kmsg.Response, error) 
 		return s.handleConsumerGroupHeartbeat(r, req)
 	case *kmsg.ConsumerGroupDescribeRequest:
 		return s.handleConsumerGroupDescribe(r, req)
+	case *kmsg.WriteTxnMarkersRequest:
+		return s.handleWriteTxnMarkers(r, req)
 	}
 	return nil, fmt.Errorf("no handler for %s", kmsg.NameForKey(r.key))
 }
