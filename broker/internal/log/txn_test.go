@@ -2,6 +2,8 @@ package log
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -137,5 +139,152 @@ func TestTxnMarkerFencing(t *testing.T) {
 	}
 	if _, err := l.Append(mkTBatch(t, 1, 3, 3, 1), 0); !errors.Is(err, kerr.InvalidProducerEpoch) {
 		t.Fatalf("fenced producer: %v", err)
+	}
+}
+
+// buildTxnLog writes, with small segments so snapshots are written on
+// roll: a committed txn of producer 1, an aborted txn of producer 2
+// interleaved with it, plain data, and an open txn of producer 3.
+// Returns the expected LSO and aborted entries.
+func buildTxnLog(t *testing.T, l *Log) (int64, []AbortedTxn) {
+	t.Helper()
+	txnAppend(t, l, 1, 0, 0, 2)                    // 0-1
+	txnAppend(t, l, 2, 0, 0, 2)                    // 2-3
+	mustMarker(t, l, 1, 0, true)                   // 4
+	txnAppend(t, l, 2, 0, 2, 1)                    // 5
+	mustMarker(t, l, 2, 0, false)                  // 6
+	mustAppend(t, l, mkBatch(t, 2, 10, 0, baseTs)) // 7-8
+	open := txnAppend(t, l, 3, 0, 0, 2)            // 9-10
+	mustAppend(t, l, mkBatch(t, 1, 10, 0, baseTs)) // 11
+	txnAppend(t, l, 1, 0, 2, 1)                    // 12: producer 1's second txn
+	mustMarker(t, l, 1, 0, false)                  // 13: aborted
+	return open.BaseOffset, []AbortedTxn{{ProducerID: 2, FirstOffset: 2, LastOffset: 6}, {ProducerID: 1, FirstOffset: 12, LastOffset: 13}}
+}
+
+func TestTxnStateRebuild(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 300
+	l := mustOpen(t, dir, cfg)
+	lso, aborted := buildTxnLog(t, l)
+	wantLSO(t, l, lso)
+	wantAborted(t, l, 0, 100, aborted)
+	if len(snapshots(t, dir)) == 0 {
+		t.Fatal("no snapshot written on roll")
+	}
+
+	// kill -9: no Close; the open txn comes back from snapshot + tail.
+	crashed := copyDir(t, dir)
+	l2 := mustOpen(t, crashed, cfg)
+	wantLSO(t, l2, lso)
+	wantAborted(t, l2, 0, 100, aborted)
+	// Without the index file at all, the tail after the newest snapshot
+	// is re-indexed; entries before it are what the file kept.
+	noIdx := copyDir(t, dir)
+	if err := os.Remove(filepath.Join(noIdx, txnIndexName)); err != nil {
+		t.Fatal(err)
+	}
+	l3 := mustOpen(t, noIdx, cfg)
+	wantLSO(t, l3, lso)
+	got, _ := l3.AbortedTxns(0, 100)
+	if len(got) == 0 || got[len(got)-1] != aborted[len(aborted)-1] {
+		t.Fatalf("tail abort not re-indexed: %+v", got)
+	}
+
+	// Clean restart; then the marker moves the LSO to the end.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, dir, cfg)
+	wantLSO(t, l, lso)
+	wantAborted(t, l, 0, 100, aborted)
+	mustMarker(t, l, 3, 0, true)
+	wantLSO(t, l, l.EndOffset())
+
+	// Torn tail: the commit marker is cut in half, so producer 3's txn is
+	// open again after recovery.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	torn := copyDir(t, dir)
+	if err := os.Remove(filepath.Join(torn, cleanMarkerName)); err != nil {
+		t.Fatal(err)
+	}
+	bases, _ := listSegments(torn)
+	last := segName(torn, bases[len(bases)-1], logSuffix)
+	st, _ := os.Stat(last)
+	if err := os.Truncate(last, st.Size()-10); err != nil {
+		t.Fatal(err)
+	}
+	l4 := mustOpen(t, torn, cfg)
+	wantLSO(t, l4, lso)
+	wantAborted(t, l4, 0, 100, aborted)
+}
+
+func TestTxnTruncateAndRetention(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 300
+	l := mustOpen(t, dir, cfg)
+	lso, aborted := buildTxnLog(t, l)
+
+	// Truncating below the second abort marker drops its entry and
+	// reopens producer 1's second txn (first offset 12).
+	if err := l.Truncate(13); err != nil {
+		t.Fatal(err)
+	}
+	wantAborted(t, l, 0, 100, aborted[:1])
+	wantLSO(t, l, lso)
+	if p, _ := l.Producer(1); p.CurrentTxnStartOffset != 12 {
+		t.Fatalf("producer 1 txn start %d after truncation", p.CurrentTxnStartOffset)
+	}
+	// Below the open txn: it is gone and the LSO is the end.
+	if err := l.Truncate(lso); err != nil {
+		t.Fatal(err)
+	}
+	wantLSO(t, l, l.EndOffset())
+	if l.EndOffset() != lso {
+		t.Fatalf("end %d", l.EndOffset())
+	}
+	// Index entries below the log start go with DeleteRecords, on disk too.
+	if _, err := l.DeleteRecordsBefore(7); err != nil {
+		t.Fatal(err)
+	}
+	wantAborted(t, l, 0, 100, nil)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, txnIndexName))
+	if err != nil || len(b) != 0 {
+		t.Fatalf("index file has %d bytes after DeleteRecords, %v", len(b), err)
+	}
+}
+
+// TestCleanAbortedWithRealIndex: compaction with no Txns given uses the
+// log's own index, so aborted data goes and committed data stays, and the
+// open transaction bounds the cleanable part.
+func TestCleanAbortedWithRealIndex(t *testing.T) {
+	clk := newClock()
+	cfg := compactCfg()
+	cfg.SegmentBytes = 1 << 20
+	l := mustOpen(t, t.TempDir(), cfg, WithClock(clk.Now))
+	now := clk.Now().UnixMilli()
+	txnH := func(pid int64, seq int32) batch.Header {
+		return batch.Header{Attributes: 0x10, ProducerID: pid, ProducerEpoch: 0, BaseSequence: seq}
+	}
+	mustAppend(t, l, kvBatch(t, txnH(1, 0), now, kv{"a", val("aborted")}))
+	mustAppend(t, l, kvBatch(t, txnH(2, 0), now, kv{"b", val("committed")}))
+	mustMarker(t, l, 1, 0, false)
+	mustMarker(t, l, 2, 0, true)
+	roll(t, l)
+	o := cleanOpts()
+	mustClean(t, l, o)
+	if got := fold(logRecords(t, l)); !maps_equal(got, map[string]string{"b": "committed"}) {
+		t.Fatalf("after cleaning: %v", got)
+	}
+	open := mustAppend(t, l, kvBatch(t, txnH(3, 0), now, kv{"c", val("open")}))
+	roll(t, l)
+	if st, _ := l.CleanState(o); st.FirstUncleanable != open.BaseOffset {
+		t.Fatalf("first uncleanable %d, want the open txn's %d", st.FirstUncleanable, open.BaseOffset)
 	}
 }
