@@ -1,8 +1,8 @@
 // FindCoordinator: versions 0-6. v1+ has the key type (0 group, 1
 // transaction); v4+ batches keys. This single broker coordinates every
 // group; asking for a group coordinator creates __consumer_offsets on
-// first need, as Kafka does. Transaction coordinators answer
-// COORDINATOR_NOT_AVAILABLE until transactions exist.
+// first need, as Kafka does; asking for a transaction coordinator
+// creates __transaction_state the same way.
 
 package server
 
@@ -33,7 +33,11 @@ func (s *Server) handleFindCoordinator(r *request, req *kmsg.FindCoordinatorRequ
 				err = fmt.Errorf("%w: %v", kerr.CoordinatorNotAvailable, err)
 			}
 		case 1:
-			err = fmt.Errorf("%w: transactions are not supported yet by this broker", kerr.CoordinatorNotAvailable)
+			err = s.ensureTxnTopic()
+			if err != nil {
+				s.log.Warn("transaction coordinator not available", "err", err)
+				err = fmt.Errorf("%w: %v", kerr.CoordinatorNotAvailable, err)
+			}
 		default:
 			err = fmt.Errorf("%w: unknown coordinator type %d", kerr.InvalidRequest, req.CoordinatorType)
 		}

@@ -3,14 +3,16 @@
 // with a fresh producer id at epoch 0 from a durable block (meta's
 // ProducerIDs record), also on v3+ when the producer passes its current
 // id and epoch (KIP-360): Kafka hands idempotent producers a new id rather
-// than bumping the epoch. A transactional id answers
-// COORDINATOR_NOT_AVAILABLE, like FindCoordinator for transaction keys,
-// until the transaction coordinator exists (issue 4, second part).
+// than bumping the epoch. A transactional id goes to the transaction
+// coordinator (txns.go): a fresh producer id, or the next epoch of the
+// id's producer, fencing the previous one. PRODUCER_FENCED is
+// INVALID_PRODUCER_EPOCH before v4 (KIP-588).
 
 package server
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -25,7 +27,13 @@ func (s *Server) handleInitProducerID(r *request, req *kmsg.InitProducerIDReques
 		// KafkaApis.handleInitProducerIdRequest
 		resp.ErrorCode = kerr.InvalidRequest.Code
 	case req.TransactionalID != nil:
-		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		timeout := time.Duration(req.TransactionTimeoutMillis) * time.Millisecond
+		pid, epoch, err := s.txns.coord.InitProducerID(*req.TransactionalID, timeout, req.ProducerID, req.ProducerEpoch)
+		if err != nil {
+			resp.ErrorCode = txnErr(err, req.Version, 4)
+			break
+		}
+		resp.ProducerID, resp.ProducerEpoch = pid, epoch
 	default:
 		id, err := s.meta.NextProducerID(s.config().NodeID)
 		if err != nil {

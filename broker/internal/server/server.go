@@ -52,7 +52,11 @@ var apiVersions = map[int16]versionRange{
 	21: {0, 2},  // DeleteRecords
 	22: {0, 5},  // InitProducerId
 	23: {0, 4},  // OffsetForLeaderEpoch
+	24: {0, 3},  // AddPartitionsToTxn
+	25: {0, 3},  // AddOffsetsToTxn
+	26: {0, 3},  // EndTxn
 	27: {0, 1},  // WriteTxnMarkers
+	28: {0, 3},  // TxnOffsetCommit
 	32: {0, 4},  // DescribeConfigs
 	33: {0, 2},  // AlterConfigs
 	35: {0, 4},  // DescribeLogDirs
@@ -61,6 +65,9 @@ var apiVersions = map[int16]versionRange{
 	47: {0, 0},  // OffsetDelete
 	44: {0, 1},  // IncrementalAlterConfigs
 	60: {0, 1},  // DescribeCluster
+	61: {0, 0},  // DescribeProducers
+	65: {0, 0},  // DescribeTransactions
+	66: {0, 1},  // ListTransactions
 	68: {0, 1},  // ConsumerGroupHeartbeat
 	69: {0, 1},  // ConsumerGroupDescribe
 }
@@ -96,6 +103,7 @@ type Server struct {
 	bufs bufPool
 
 	groups *groupsState // the group coordinator (groups.go)
+	txns   *txnsState   // the transaction coordinator (txns.go)
 	// txnVerify is the transaction coordinator's check of transactional
 	// produce (27_write_txn_markers.go); nil accepts.
 	txnVerify atomic.Pointer[TxnProduceVerifier]
@@ -151,7 +159,15 @@ func New(cfg *config.Broker, logger *slog.Logger) (*Server, error) {
 		cancel()
 		return nil, err
 	}
+	if err := s.openTxns(); err != nil {
+		s.closeGroups()
+		s.parts.closeAll()
+		store.Close()
+		cancel()
+		return nil, err
+	}
 	if err := s.listen(); err != nil {
+		s.closeTxns()
 		s.closeGroups()
 		s.parts.closeAll()
 		store.Close()
@@ -315,6 +331,7 @@ func (s *Server) Close() error {
 		}
 		s.lnMu.Unlock()
 		s.wg.Wait()
+		s.closeTxns()
 		s.closeGroups()
 		err := s.parts.closeAll()
 		if merr := s.meta.Close(); err == nil {
@@ -347,6 +364,20 @@ func (s *Server) handle(ctx context.Context, r *request) (kmsg.Response, error) 
 		return s.handleDeleteRecords(r, req)
 	case *kmsg.InitProducerIDRequest:
 		return s.handleInitProducerID(r, req)
+	case *kmsg.AddPartitionsToTxnRequest:
+		return s.handleAddPartitionsToTxn(r, req)
+	case *kmsg.AddOffsetsToTxnRequest:
+		return s.handleAddOffsetsToTxn(r, req)
+	case *kmsg.EndTxnRequest:
+		return s.handleEndTxn(r, req)
+	case *kmsg.TxnOffsetCommitRequest:
+		return s.handleTxnOffsetCommit(r, req)
+	case *kmsg.DescribeProducersRequest:
+		return s.handleDescribeProducers(r, req)
+	case *kmsg.DescribeTransactionsRequest:
+		return s.handleDescribeTransactions(r, req)
+	case *kmsg.ListTransactionsRequest:
+		return s.handleListTransactions(r, req)
 	case *kmsg.OffsetForLeaderEpochRequest:
 		return s.handleOffsetForLeaderEpoch(r, req)
 	case *kmsg.DescribeConfigsRequest:
