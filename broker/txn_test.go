@@ -281,3 +281,20 @@ func TestTxnRestartMidTransaction(t *testing.T) {
 		<-poll.C
 	}
 }
+
+// TestConfluentKafkaTxn: librdkafka's transactional producer commits one
+// transaction and aborts one (read_committed sees the committed only,
+// read_uncommitted both), then a consume-transform-produce loop with
+// send_offsets_to_transaction gives exactly-once output.
+func TestConfluentKafkaTxn(t *testing.T) {
+	requireTool(t, "/usr/bin/python3", "-c", "import confluent_kafka")
+	b := brokertest.Start(t)
+	adm := kadmClient(client(t, b.Addr()))
+	for _, name := range []string{"pytxn", "pytxn-in", "pytxn-out"} {
+		createTopic(t, adm, name, 1, nil)
+	}
+	out := run(t, "", "/usr/bin/python3", "testdata/confluent_txn.py", b.Addr(), "pytxn", "pytxn-in", "pytxn-out")
+	if strings.TrimSpace(out) != "ok" {
+		t.Fatalf("python: %s", out)
+	}
+}
