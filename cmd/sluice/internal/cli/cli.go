@@ -62,7 +62,7 @@ func AddCommands(root *cobra.Command) {
 	a := &app{root: root}
 	root.PersistentFlags().StringVarP(&a.brokers, "bootstrap-server", "b", DefaultBrokers,
 		"comma-separated host:port list of brokers to bootstrap from (env "+EnvBrokers+")")
-	root.AddCommand(a.topicsCmd(), a.produceCmd(), a.consumeCmd(), a.groupsCmd(), a.configsCmd(), a.perfCmd())
+	root.AddCommand(a.topicsCmd(), a.produceCmd(), a.consumeCmd(), a.groupsCmd(), a.transactionsCmd(), a.configsCmd(), a.perfCmd())
 }
 
 // seeds returns the bootstrap servers: the flag if given, else EnvBrokers,
