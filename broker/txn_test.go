@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/broker/brokertest"
+	"github.com/sluicehq/sluice/broker/internal/batch"
 )
 
 // readAll reads topic from the start with the given isolation level until
@@ -296,5 +299,62 @@ func TestConfluentKafkaTxn(t *testing.T) {
 	out := run(t, "", "/usr/bin/python3", "testdata/confluent_txn.py", b.Addr(), "pytxn", "pytxn-in", "pytxn-out")
 	if strings.TrimSpace(out) != "ok" {
 		t.Fatalf("python: %s", out)
+	}
+}
+
+// TestTxnProduceVerification: KIP-890 part 1 — a transactional batch to a
+// partition not added to the producer's transaction is refused with
+// INVALID_TXN_STATE; after AddPartitionsToTxn it is stored.
+func TestTxnProduceVerification(t *testing.T) {
+	b := brokertest.Start(t)
+	cl := client(t, b.Addr())
+	adm := kadmClient(cl)
+	createTopic(t, adm, "verify", 1, nil)
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.CoordinatorType, fc.CoordinatorKey = 1, "tx-verify"
+	if r, err := fc.RequestWith(ctxT(t), cl); err != nil || r.ErrorCode != 0 {
+		t.Fatalf("FindCoordinator: %+v %v", r, err)
+	}
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	id := "tx-verify"
+	ip.TransactionalID, ip.TransactionTimeoutMillis = &id, 60000
+	ir, err := ip.RequestWith(ctxT(t), cl)
+	if err != nil || ir.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %+v %v", ir, err)
+	}
+	produce := func() int16 {
+		t.Helper()
+		rec := []batch.Record{{Timestamp: time.Now().UnixMilli(), Value: []byte("v")}}
+		bb, err := batch.AppendBatch(nil, batch.Header{Attributes: 0x10, ProducerID: ir.ProducerID, ProducerEpoch: ir.ProducerEpoch, BaseSequence: 0}, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis, req.TransactionID = 9, -1, 10000, &id
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "verify"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = bb
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctxT(t), cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	if code := produce(); code != kerr.InvalidTxnState.Code {
+		t.Fatalf("produce before AddPartitionsToTxn: code %d, want INVALID_TXN_STATE", code)
+	}
+	ap := kmsg.NewPtrAddPartitionsToTxnRequest()
+	ap.TransactionalID, ap.ProducerID, ap.ProducerEpoch = id, ir.ProducerID, ir.ProducerEpoch
+	at := kmsg.NewAddPartitionsToTxnRequestTopic()
+	at.Topic, at.Partitions = "verify", []int32{0}
+	ap.Topics = append(ap.Topics, at)
+	if r, err := ap.RequestWith(ctxT(t), cl); err != nil || r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("AddPartitionsToTxn: %+v %v", r, err)
+	}
+	if code := produce(); code != 0 {
+		t.Fatalf("produce after AddPartitionsToTxn: code %d", code)
 	}
 }
