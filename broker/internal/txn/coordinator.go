@@ -100,6 +100,11 @@ type txnMeta struct {
 	partition int32 // of __transaction_state
 	pid       int64
 	epoch     int16
+	// lastEpoch is the epoch before a coordinator-side bump (a timeout or
+	// fencing abort), -1 otherwise: the producer fenced that way may
+	// still re-initialize with it (KIP-360), as Kafka's
+	// lastProducerEpoch allows. Kept in memory only, as in Kafka.
+	lastEpoch int16
 	timeout   time.Duration
 	state     State
 	parts     map[TopicPartition]bool
@@ -137,6 +142,8 @@ type Coordinator struct {
 	loaded  map[int32]int32
 	loading map[int32]bool
 	txns    map[string]*txnMeta
+	// byPID indexes txns by producer id for produce verification.
+	byPID map[int64]*txnMeta
 }
 
 // New returns a coordinator with no partition loaded.
@@ -170,6 +177,7 @@ func New(cfg Config, l Log, m Markers) *Coordinator {
 		loaded:  map[int32]int32{},
 		loading: map[int32]bool{},
 		txns:    map[string]*txnMeta{},
+		byPID:   map[int64]*txnMeta{},
 	}
 }
 
@@ -223,6 +231,7 @@ func (c *Coordinator) Load(p, coordinatorEpoch int32) error {
 	}
 	for id, m := range txns {
 		c.txns[id] = m
+		c.byPID[m.pid] = m
 	}
 	c.loaded[p] = coordinatorEpoch
 	c.lg.Info("transaction partition loaded", "partition", p, "transactional_ids", len(txns))
@@ -244,6 +253,7 @@ func (c *Coordinator) Unload(p int32) {
 	for id, m := range c.txns {
 		if m.partition == p {
 			delete(c.txns, id)
+			delete(c.byPID, m.pid)
 		}
 	}
 }
@@ -256,6 +266,7 @@ func (c *Coordinator) Close() {
 	c.closed = true
 	c.loaded = map[int32]int32{}
 	c.txns = map[string]*txnMeta{}
+	c.byPID = map[int64]*txnMeta{}
 }
 
 // Loaded reports whether a partition is loaded.
@@ -309,14 +320,15 @@ func (c *Coordinator) InitProducerID(id string, timeout time.Duration, reqPID in
 		if err != nil {
 			return -1, -1, fmt.Errorf("%w: allocating a producer id: %w", kerr.CoordinatorNotAvailable, err)
 		}
-		next := &txnMeta{id: id, partition: c.PartitionFor(id), pid: pid, epoch: 0, timeout: timeout, state: Empty, updated: now}
+		next := &txnMeta{id: id, partition: c.PartitionFor(id), pid: pid, epoch: 0, lastEpoch: -1, timeout: timeout, state: Empty, updated: now}
 		if err := c.store(next); err != nil {
 			return -1, -1, err
 		}
 		c.txns[id] = next
+		c.byPID[pid] = next
 		return next.pid, next.epoch, nil
 	}
-	if reqPID >= 0 && (reqPID != m.pid || reqEpoch < m.epoch) {
+	if reqPID >= 0 && (reqPID != m.pid || reqEpoch < m.epoch && reqEpoch != m.lastEpoch) {
 		// KIP-360: only the current producer may re-initialize with its
 		// id; anyone else is a zombie.
 		return -1, -1, kerr.ProducerFenced
@@ -343,9 +355,14 @@ func (c *Coordinator) InitProducerID(id string, timeout time.Duration, reqPID in
 	} else {
 		next.epoch++
 	}
+	next.lastEpoch = -1
 	next.timeout, next.state, next.parts, next.start, next.updated = timeout, Empty, nil, time.Time{}, now
 	if err := c.store(next); err != nil {
 		return -1, -1, err
+	}
+	if next.pid != m.pid {
+		delete(c.byPID, m.pid)
+		c.byPID[next.pid] = m
 	}
 	*m = *next
 	return m.pid, m.epoch, nil
@@ -482,6 +499,7 @@ func (c *Coordinator) EndTxn(id string, pid int64, epoch int16, commit bool) err
 func (c *Coordinator) abort(m *txnMeta, fence bool) error {
 	next := m.clone()
 	if fence && next.epoch < math.MaxInt16-1 {
+		next.lastEpoch = next.epoch
 		next.epoch++
 	}
 	next.state, next.updated = PrepareAbort, c.cfg.Now()
@@ -565,6 +583,7 @@ func (c *Coordinator) remove(m *txnMeta) error {
 		return err
 	}
 	delete(c.txns, m.id)
+	delete(c.byPID, m.pid)
 	return nil
 }
 
@@ -631,17 +650,14 @@ func (c *Coordinator) List(states []State, pids []int64, minDuration time.Durati
 func (c *Coordinator) Verify(pid int64, epoch int16, tp TopicPartition) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, m := range c.txns {
-		if m.pid != pid {
-			continue
-		}
-		switch {
-		case epoch < m.epoch:
-			return kerr.ProducerFenced
-		case m.state != Ongoing || !m.parts[tp]:
-			return kerr.InvalidTxnState
-		}
+	m := c.byPID[pid]
+	switch {
+	case m == nil:
 		return nil
+	case epoch < m.epoch:
+		return kerr.ProducerFenced
+	case m.state != Ongoing || !m.parts[tp]:
+		return kerr.InvalidTxnState
 	}
 	return nil
 }

@@ -267,11 +267,18 @@ func TestTimeout(t *testing.T) {
 		t.Fatalf("timeout markers %v", got)
 	}
 	wantErr(t, "timed-out producer commits", e.c.EndTxn("t", pid, epoch, true), kerr.ProducerFenced)
+	// KIP-360: the producer fenced by the timeout may re-initialize with
+	// its old epoch; an older one may not.
+	_, _, err := e.c.InitProducerID("t", time.Second, pid, epoch-1)
+	wantErr(t, "re-init with an epoch older than the last", err, kerr.ProducerFenced)
+	if p2, e2, err := e.c.InitProducerID("t", 10*time.Second, pid, epoch); err != nil || p2 != pid || e2 != epoch+2 {
+		t.Fatalf("re-init after a timeout: %d/%d %v", p2, e2, err)
+	}
 
 	// Idle ids expire after transactional.id.expiration.ms.
 	e.now = e.now.Add(time.Hour)
 	e.c.Tick()
-	_, err := e.c.Describe("t")
+	_, err = e.c.Describe("t")
 	wantErr(t, "expired id", err, kerr.TransactionalIDNotFound)
 	e.c = e.open()
 	_, err = e.c.Describe("t")

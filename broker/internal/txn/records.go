@@ -131,6 +131,7 @@ func apply(p int32, r batch.Record, txns map[string]*txnMeta) error {
 		partition: p,
 		pid:       v.ProducerID,
 		epoch:     v.ProducerEpoch,
+		lastEpoch: -1,
 		timeout:   time.Duration(v.TimeoutMillis) * time.Millisecond,
 		state:     State(v.State),
 		updated:   time.UnixMilli(v.LastUpdateTimestamp),
