@@ -213,9 +213,20 @@ func TestInitProducerIDRequests(t *testing.T) {
 		}
 		return resp
 	}
+	// A transactional id before __transaction_state exists: this broker is
+	// not (yet) its coordinator, as Kafka answers; FindCoordinator creates
+	// the topic, and then the id gets a producer id.
 	txn := "tx"
-	if r := ask(&txn, -1, -1); r.ErrorCode != kerr.CoordinatorNotAvailable.Code || r.ProducerID != -1 {
-		t.Fatalf("transactional: %+v", r)
+	if r := ask(&txn, -1, -1); r.ErrorCode != kerr.NotCoordinator.Code || r.ProducerID != -1 {
+		t.Fatalf("transactional before FindCoordinator: %+v", r)
+	}
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.Version, fc.CoordinatorType, fc.CoordinatorKeys = 4, 1, []string{txn}
+	if r, err := fc.RequestWith(ctxT(t), direct); err != nil || r.Coordinators[0].ErrorCode != 0 {
+		t.Fatalf("FindCoordinator for %s: %+v %v", txn, r, err)
+	}
+	if r := ask(&txn, -1, -1); r.ErrorCode != 0 || r.ProducerID < 0 || r.ProducerEpoch != 0 {
+		t.Fatalf("transactional after FindCoordinator: %+v", r)
 	}
 	if r := ask(nil, 5, -1); r.ErrorCode != kerr.InvalidRequest.Code {
 		t.Fatalf("half-set id/epoch: %+v", r)
