@@ -57,18 +57,28 @@ func runPerf(a *app, cmd *cobra.Command, output, topic string, run func() (res f
 
 func (a *app) perfProduceCmd() *cobra.Command {
 	var (
-		cfg    perf.ProduceConfig
-		output string
+		cfg        perf.ProduceConfig
+		output     string
+		idempotent bool
 	)
 	cmd := &cobra.Command{
 		Use:   "produce --topic T",
 		Short: "Produce records as fast as possible (or at --throughput) and report latency",
 		Example: `  sluice perf produce --topic bench --num-records 1000000 --record-size 1024 --partitions 6
-  sluice perf produce --topic bench --throughput 20000 --acks 1 --compression lz4`,
+  sluice perf produce --topic bench --throughput 20000 --acks 1 --compression lz4
+  sluice perf produce --topic bench --idempotent=false
+  sluice perf produce --topic bench --transactional-id perf --transaction-records 10000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runPerf(a, cmd, output, cfg.Topic, func() (fmt.Stringer, bool, error) {
 				cfg.Brokers, cfg.Progress = a.seeds(), progressTo(cmd)
+				// Unset, --idempotent follows --acks (kgo's default).
+				if cmd.Flags().Changed("idempotent") {
+					cfg.Idempotent = perf.IdempotenceOff
+					if idempotent {
+						cfg.Idempotent = perf.IdempotenceOn
+					}
+				}
 				res, err := perf.Produce(cmdContext(cmd), cfg)
 				return res, res.Records > 0, err
 			})
@@ -81,6 +91,9 @@ func (a *app) perfProduceCmd() *cobra.Command {
 	f.IntVar(&cfg.Throughput, "throughput", -1, "cap in records/s (-1: as fast as possible)")
 	f.StringVar(&cfg.Acks, "acks", "all", "all, 1 or 0")
 	f.StringVar(&cfg.Compression, "compression", "none", "none, gzip, snappy, lz4 or zstd")
+	f.BoolVar(&idempotent, "idempotent", false, "idempotent producer (true needs --acks all; unset: idempotent exactly when --acks is all)")
+	f.StringVar(&cfg.TransactionalID, "transactional-id", "", "produce in transactions with this transactional.id (needs --acks all)")
+	f.Int64Var(&cfg.TxnRecords, "transaction-records", 0, fmt.Sprintf("records per transaction with --transactional-id (0: %d)", perf.DefaultTxnRecords))
 	f.Int32Var(&cfg.BatchMaxBytes, "batch-max-bytes", perf.DefaultBatchMaxBytes, "largest record batch in bytes")
 	f.DurationVar(&cfg.Linger, "linger", 5*time.Millisecond, "time to wait to fill a batch")
 	f.Int32VarP(&cfg.Partitions, "partitions", "p", 0, "create the topic with this many partitions if it is missing (0: it must exist or be auto-created)")

@@ -28,6 +28,14 @@
 //     buffer.memory, so latency counts queueing only up to that much data.
 //   - RequiredAcks and ProducerBatchCompression from Acks and Compression;
 //     acks other than all turn idempotence off, as kgo requires.
+//   - Idempotence: kgo's default (on with acks=all) unless Idempotent says
+//     otherwise; IdempotenceOff with acks=all is Kafka's "plain" producer
+//     (enable.idempotence=false).
+//   - TransactionalID(id) when set: records go in transactions of
+//     TxnRecords records, each ended by Flush + EndTransaction(TryCommit),
+//     like kafka-producer-perf-test --transactional-id (which commits by
+//     time, --transaction-duration-ms, where this commits by count so two
+//     brokers see the same transactions).
 //
 // Every record carries the same random value (one buffer, as Kafka's tool
 // does), records come from a pool, and the promise is one closure, so the

@@ -23,7 +23,38 @@ const (
 	defaultBufferedBytes     = 32 << 20
 	defaultBufferedRecords   = 1 << 20
 	defaultInflight          = 5
+	// DefaultTxnRecords is the records per transaction when
+	// TransactionalID is set and TxnRecords is 0: 10 MiB of 1 KiB
+	// records, a commit every few tens of milliseconds on a fast broker,
+	// so commit overhead shows without dominating.
+	DefaultTxnRecords = 10_000
 )
+
+// Idempotence chooses whether the measuring producer is idempotent.
+type Idempotence int8
+
+const (
+	// IdempotenceAuto is kgo's default: idempotent with acks=all, not
+	// with acks 1 or 0 (kgo requires acks=all for idempotence).
+	IdempotenceAuto Idempotence = iota
+	// IdempotenceOn asks for an idempotent producer; acks must be all.
+	IdempotenceOn
+	// IdempotenceOff turns idempotence off even with acks=all, the
+	// "plain" produce of Kafka's enable.idempotence=false.
+	IdempotenceOff
+)
+
+// String names the mode as the CLI and the benchmark table show it.
+func (i Idempotence) String() string {
+	switch i {
+	case IdempotenceOn:
+		return "on"
+	case IdempotenceOff:
+		return "off"
+	default:
+		return "auto"
+	}
+}
 
 // ErrIncomplete marks a run that stopped before all records were seen.
 var ErrIncomplete = errors.New("perf: incomplete run")
@@ -38,6 +69,17 @@ type ProduceConfig struct {
 	Throughput  int
 	Acks        string // all (default), 1 or 0
 	Compression string // none (default), gzip, snappy, lz4, zstd
+	// Idempotent picks an idempotent or plain producer; the zero value
+	// follows Acks (see [IdempotenceAuto]).
+	Idempotent Idempotence
+	// TransactionalID, when set, makes the producer transactional (and so
+	// idempotent): records go in transactions of TxnRecords records each,
+	// every one committed with EndTransaction after a Flush, as Kafka's
+	// producer commits after sending. Acks must be all.
+	TransactionalID string
+	// TxnRecords is the records per transaction; 0 means
+	// DefaultTxnRecords. Only with TransactionalID.
+	TxnRecords int64
 	// BatchMaxBytes is the largest batch; 0 means DefaultBatchMaxBytes.
 	BatchMaxBytes int32
 	Linger        time.Duration // batch linger; 0 is none
@@ -88,7 +130,41 @@ func (c *ProduceConfig) defaults() error {
 	if c.ReportingInterval <= 0 {
 		c.ReportingInterval = DefaultReportingInterval
 	}
+	if c.Idempotent < IdempotenceAuto || c.Idempotent > IdempotenceOff {
+		return fmt.Errorf("%w: unknown Idempotent mode %d", ErrConfig, c.Idempotent)
+	}
+	if c.TransactionalID == "" {
+		if c.TxnRecords != 0 {
+			return fmt.Errorf("%w: TxnRecords needs a TransactionalID", ErrConfig)
+		}
+		return nil
+	}
+	if c.Idempotent == IdempotenceOff {
+		return fmt.Errorf("%w: a transactional producer is idempotent; Idempotent cannot be off", ErrConfig)
+	}
+	if c.TxnRecords == 0 {
+		c.TxnRecords = DefaultTxnRecords
+	}
+	if c.TxnRecords < 0 {
+		return fmt.Errorf("%w: TxnRecords must be > 0", ErrConfig)
+	}
 	return nil
+}
+
+// idempotent reports whether the producer of c will be idempotent, and
+// an error when c asks for idempotence with acks other than all.
+func (c *ProduceConfig) idempotent(allAcks bool) (bool, error) {
+	switch {
+	case c.TransactionalID != "" || c.Idempotent == IdempotenceOn:
+		if !allAcks {
+			return false, fmt.Errorf("%w: an idempotent or transactional producer needs acks=all", ErrConfig)
+		}
+		return true, nil
+	case c.Idempotent == IdempotenceOff:
+		return false, nil
+	default:
+		return allAcks, nil
+	}
 }
 
 // producerOpts returns the measuring producer's kgo options (see the
@@ -114,9 +190,16 @@ func producerOpts(brokers []string, topic, acks, compression string, batchMax in
 		kgo.MaxBufferedRecords(defaultBufferedRecords),
 	}
 	if a != kgo.AllISRAcks() {
-		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(defaultInflight))
+		opts = append(opts, plainOpts()...)
 	}
 	return opts, nil
+}
+
+// plainOpts turn kgo's idempotence off and allow Kafka's default of 5
+// produce requests in flight, which kgo allows only without idempotence
+// (with it kgo keeps its own cap of 5 too).
+func plainOpts() []kgo.Opt {
+	return []kgo.Opt{kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(defaultInflight)}
 }
 
 // ensureTopic creates topic with partitions if it is missing; an existing
@@ -212,7 +295,9 @@ func (w *window) line(now time.Time) string {
 // the cluster takes them (or at cfg.Throughput records/s) and measures each
 // record's latency from Produce call to acknowledgement. It stops at the
 // first failed record and returns it; on ctx cancellation it returns what
-// was acknowledged so far together with ctx's error.
+// was acknowledged so far together with ctx's error. A transactional run
+// counts a record when the broker acknowledges it, before its commit; a
+// failed commit fails the run, and its open transaction is aborted.
 func Produce(ctx context.Context, cfg ProduceConfig) (ProduceResult, error) {
 	if err := cfg.defaults(); err != nil {
 		return ProduceResult{}, err
@@ -221,6 +306,18 @@ func Produce(ctx context.Context, cfg ProduceConfig) (ProduceResult, error) {
 	if err != nil {
 		return ProduceResult{}, err
 	}
+	a, _ := ParseAcks(cfg.Acks) // checked by producerOpts
+	idem, err := cfg.idempotent(a == kgo.AllISRAcks())
+	if err != nil {
+		return ProduceResult{}, err
+	}
+	switch {
+	case !idem && a == kgo.AllISRAcks():
+		opts = append(opts, plainOpts()...)
+	case cfg.TransactionalID != "":
+		opts = append(opts, kgo.TransactionalID(cfg.TransactionalID))
+	}
+	txn := cfg.TransactionalID != ""
 	cl, err := kgo.NewClient(append(opts, cfg.ClientOpts...)...)
 	if err != nil {
 		return ProduceResult{}, fmt.Errorf("perf: creating client: %w", err)
@@ -278,6 +375,18 @@ func Produce(ctx context.Context, cfg ProduceConfig) (ProduceResult, error) {
 			runErr = err
 			break
 		}
+		if txn && i%cfg.TxnRecords == 0 {
+			if i > 0 {
+				if err := commitTxn(ctx, cl); err != nil {
+					runErr = err
+					break
+				}
+			}
+			if err := cl.BeginTransaction(); err != nil {
+				runErr = fmt.Errorf("beginning a transaction: %w", err)
+				break
+			}
+		}
 		r := pool.Get().(*kgo.Record)
 		*r = kgo.Record{Value: value, Timestamp: time.Now()}
 		cl.Produce(ctx, r, promise)
@@ -288,8 +397,15 @@ func Produce(ctx context.Context, cfg ProduceConfig) (ProduceResult, error) {
 		fctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), DefaultIdleTimeout)
 		defer cancel()
 	}
-	if err := cl.Flush(fctx); err != nil && runErr == nil {
-		runErr = err
+	switch {
+	case txn && runErr == nil && !failed.Load():
+		runErr = commitTxn(ctx, cl)
+	case txn:
+		abortTxn(fctx, cl)
+	default:
+		if err := cl.Flush(fctx); err != nil && runErr == nil {
+			runErr = err
+		}
 	}
 	elapsed := time.Since(start)
 
@@ -304,4 +420,27 @@ func Produce(ctx context.Context, cfg ProduceConfig) (ProduceResult, error) {
 		return res, fmt.Errorf("perf: producing to %q: %w", cfg.Topic, runErr)
 	}
 	return res, nil
+}
+
+// commitTxn flushes the open transaction's records and commits it.
+// EndTransaction does not flush by itself, and committing before every
+// record is acknowledged would fail.
+func commitTxn(ctx context.Context, cl *kgo.Client) error {
+	if err := cl.Flush(ctx); err != nil {
+		return fmt.Errorf("flushing a transaction: %w", err)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return fmt.Errorf("committing a transaction: %w", err)
+	}
+	return nil
+}
+
+// abortTxn ends a failed or cancelled run's open transaction, best
+// effort: the run's error is already set, and the broker's transaction
+// timeout aborts what this cannot.
+func abortTxn(ctx context.Context, cl *kgo.Client) {
+	if cl.AbortBufferedRecords(ctx) != nil {
+		return
+	}
+	_ = cl.EndTransaction(ctx, kgo.TryAbort)
 }
