@@ -99,8 +99,17 @@ func TestParseFlags(t *testing.T) {
 	if o.records != 10 || o.e2eDuration != time.Second || len(o.targets()) != 1 || o.targets()[0] != targetKfake {
 		t.Fatalf("parsed: %+v", o)
 	}
+	if o.modeRecords != defaultModeRecords || o.txnRecords != defaultTxnRecords || o.profileProduceOnly {
+		t.Fatalf("mode defaults: %+v", o)
+	}
+	if o, err := parseFlags([]string{"-profile-phase", "produce", "-txn-records", "7"}, io.Discard); err != nil || !o.profileProduceOnly || o.txnRecords != 7 {
+		t.Fatalf("-profile-phase produce: %v %+v", err, o)
+	}
 	for _, args := range [][]string{
 		{"-records", "0"},
+		{"-mode-records", "0"},
+		{"-txn-records", "-1"},
+		{"-profile-phase", "consume"},
 		{"-only", "kafka"},
 		{"-e2e-duration", "0s"},
 		{"-e2e-rate", "-1"},
@@ -127,6 +136,8 @@ func results(sProd, kProd, sCons, kCons float64, sP99, kP99 time.Duration) map[s
 			name:    name,
 			produce: &perf.ProduceResult{MBPerSec: prod, RecordsPerSec: prod * 1024},
 			consume: &perf.ConsumeResult{MBPerSec: cons, RecordsPerSec: cons * 1024},
+			idem:    &perf.ProduceResult{MBPerSec: prod / 2},
+			txn:     &perf.ProduceResult{MBPerSec: prod / 4},
 			e2e:     &perf.E2EResult{Latency: perf.Latency{P50: p99 / 4, P99: p99}},
 		}
 	}
@@ -149,17 +160,22 @@ func rowByMetric(t *testing.T, rs []row, metric string) row {
 
 func TestRowsVerdicts(t *testing.T) {
 	disk := &diskResult{Bytes: 600 << 20, Elapsed: time.Second} // 600 MiB/s
-	rs := rows(results(300, 100, 250, 100, 2*time.Millisecond, 4*time.Millisecond), disk)
-	if len(rs) != 7 {
-		t.Fatalf("%d rows, want 7", len(rs))
+	rs := rows(results(300, 100, 250, 100, 2*time.Millisecond, 4*time.Millisecond), disk, 500)
+	if len(rs) != 9 {
+		t.Fatalf("%d rows, want 9", len(rs))
 	}
 	for metric, want := range map[string]row{
-		"produce MB/s":                       {sluice: "300.0", kfake: "100.0", ratio: "3.00x", met: "yes"},
-		"produce records/s":                  {sluice: "307200", kfake: "102400", ratio: "3.00x", met: "yes"},
-		"consume MB/s":                       {sluice: "250.0", kfake: "100.0", ratio: "2.50x", met: "no"},
-		"e2e p50":                            {sluice: "0.50 ms", kfake: "1.00 ms", ratio: "0.50x", met: na},
-		"e2e p99":                            {sluice: "2.00 ms", kfake: "4.00 ms", ratio: "0.50x", met: "yes"},
-		"produce / disk fdatasync bandwidth": {sluice: "50%", kfake: "17%", ratio: na, met: "yes"},
+		rowPlainMB:     {sluice: "300.0", kfake: "100.0", ratio: "3.00x", met: "yes"},
+		rowPlainRecs:   {sluice: "307200", kfake: "102400", ratio: "3.00x", met: "yes"},
+		"consume MB/s": {sluice: "250.0", kfake: "100.0", ratio: "2.50x", met: "no"},
+		// The idempotent and transactional rows compare but carry no
+		// target.
+		rowIdemMB:     {sluice: "150.0", kfake: "50.0", ratio: "3.00x", met: na},
+		rowTxnMB(500): {sluice: "75.0", kfake: "25.0", ratio: "3.00x", met: na},
+		"e2e p50":     {sluice: "0.50 ms", kfake: "1.00 ms", ratio: "0.50x", met: na},
+		"e2e p99":     {sluice: "2.00 ms", kfake: "4.00 ms", ratio: "0.50x", met: "yes"},
+		// The disk share is the plain produce's.
+		"plain produce / disk fdatasync bandwidth": {sluice: "50%", kfake: "17%", ratio: na, met: "yes"},
 	} {
 		got := rowByMetric(t, rs, metric)
 		got.metric, got.target = "", ""
@@ -168,12 +184,12 @@ func TestRowsVerdicts(t *testing.T) {
 		}
 	}
 
-	rs = rows(results(299, 100, 400, 100, 2100*time.Microsecond, 4*time.Millisecond), disk)
+	rs = rows(results(299, 100, 400, 100, 2100*time.Microsecond, 4*time.Millisecond), disk, 500)
 	for metric, want := range map[string]string{
-		"produce MB/s":                       "no",
-		"consume records/s":                  "yes",
-		"e2e p99":                            "no",
-		"produce / disk fdatasync bandwidth": "no",
+		rowPlainMB:          "no",
+		"consume records/s": "yes",
+		"e2e p99":           "no",
+		"plain produce / disk fdatasync bandwidth": "no",
 	} {
 		if got := rowByMetric(t, rs, metric).met; got != want {
 			t.Errorf("%s: met = %q, want %q", metric, got, want)
@@ -187,7 +203,7 @@ func TestRowsMissing(t *testing.T) {
 	res := results(300, 100, 250, 100, time.Millisecond, time.Millisecond)
 	delete(res, targetKfake)
 	res[targetSluice].consume = nil
-	rs := rows(res, nil)
+	rs := rows(res, nil, 10)
 	for _, r := range rs {
 		if r.met != na || r.ratio != na {
 			t.Errorf("%s: met %q ratio %q, want %s", r.metric, r.met, r.ratio, na)
@@ -199,8 +215,20 @@ func TestRowsMissing(t *testing.T) {
 	if got := rowByMetric(t, rs, "consume MB/s").sluice; got != na {
 		t.Errorf("failed consume shows %q", got)
 	}
-	if got := rowByMetric(t, rs, "produce MB/s").sluice; got != "300.0" {
+	if got := rowByMetric(t, rs, rowPlainMB).sluice; got != "300.0" {
 		t.Errorf("produce shows %q", got)
+	}
+}
+
+func TestRowsTxnUnsupported(t *testing.T) {
+	// kfake skipped the transactional phase and Sluice's failed: the
+	// cells say which is which.
+	res := results(300, 100, 250, 100, time.Millisecond, time.Millisecond)
+	res[targetKfake].txn, res[targetKfake].noTxn = nil, true
+	res[targetSluice].txn = nil
+	r := rowByMetric(t, rows(res, nil, 10), rowTxnMB(10))
+	if r.sluice != na || r.kfake != unsupported || r.ratio != na || r.met != na {
+		t.Errorf("transactional row %+v", r)
 	}
 }
 
@@ -220,9 +248,12 @@ func TestWriteReport(t *testing.T) {
 		"Go 1.26.8, 2 CPUs (GOMAXPROCS 2), Test CPU",
 		"disk: 512.0 MiB/s",
 		"| metric | Sluice | kfake | Sluice/kfake | target | met? |",
-		"| produce MB/s | 300.0 | 100.0 | 3.00x | ≥ 3x kfake | yes |",
+		"| produce MB/s (plain, not idempotent) | 300.0 | 100.0 | 3.00x | ≥ 3x kfake | yes |",
+		"| produce MB/s (idempotent) | 150.0 | 50.0 | 3.00x | — | — |",
+		"| produce MB/s (transactional, 10000 records per txn) | 75.0 | 25.0 | 3.00x | — | — |",
 		"| e2e p99 | 1.00 ms | 3.00 ms | 0.33x | ≤ 0.5x kfake | yes |",
-		"| produce / disk fdatasync bandwidth | 59% | 20% | — | ≥ 50% (Sluice) | yes |",
+		"| plain produce / disk fdatasync bandwidth | 59% | 20% | — | ≥ 50% (Sluice) | yes |",
+		"1000000 records each, same settings; a transaction commits every 10000 records",
 		"- phase failed: kfake consume: boom",
 	} {
 		if !strings.Contains(out, want) {
@@ -245,7 +276,7 @@ func TestParseCPUModel(t *testing.T) {
 // and a one-second latency phase.
 func smallRun(dir string, extra ...string) []string {
 	return append([]string{
-		"-records", "3000", "-e2e-duration", "1s", "-e2e-rate", "1000",
+		"-records", "3000", "-mode-records", "2000", "-txn-records", "500", "-e2e-duration", "1s", "-e2e-rate", "1000",
 		"-warmup", "200ms", "-disk-mib", "1", "-dir", dir, "-phase-timeout", "30s",
 	}, extra...)
 }
@@ -260,7 +291,7 @@ func TestRunKfake(t *testing.T) {
 		t.Fatalf("%v\nstderr:\n%s", err, stderr.String())
 	}
 	rs := tableRows(t, stdout.String())
-	for _, metric := range []string{"produce MB/s", "produce records/s", "consume MB/s", "consume records/s", "e2e p50", "e2e p99"} {
+	for _, metric := range []string{rowPlainMB, rowPlainRecs, "consume MB/s", "consume records/s", rowIdemMB, "e2e p50", "e2e p99"} {
 		r, ok := rs[metric]
 		if !ok {
 			t.Fatalf("no %q row:\n%s", metric, stdout.String())
@@ -268,6 +299,9 @@ func TestRunKfake(t *testing.T) {
 		if r[0] != na || r[1] == na || r[4] != na {
 			t.Errorf("%s: cells %q, want Sluice and met? empty, kfake measured", metric, r)
 		}
+	}
+	if r := rs[rowTxnMB(500)]; r[0] != na || r[1] != unsupported {
+		t.Errorf("transactional row: cells %q, want kfake unsupported", r)
 	}
 	if !strings.Contains(stderr.String(), "kfake: stopping") {
 		t.Errorf("progress lacks the stop:\n%s", stderr.String())
@@ -288,7 +322,12 @@ func TestRunSluiceProfile(t *testing.T) {
 	if r := rs["consume records/s"]; r[0] == na || r[1] != na {
 		t.Errorf("consume records/s: cells %q", r)
 	}
-	if r := rs["produce / disk fdatasync bandwidth"]; r[0] == na || r[4] == na {
+	for _, metric := range []string{rowIdemMB, rowTxnMB(500)} {
+		if r := rs[metric]; r[0] == na || r[0] == unsupported || r[1] != na {
+			t.Errorf("%s: cells %q, want a Sluice figure", metric, r)
+		}
+	}
+	if r := rs["plain produce / disk fdatasync bandwidth"]; r[0] == na || r[4] == na {
 		t.Errorf("disk row: cells %q, want a Sluice share and a verdict", r)
 	}
 	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {

@@ -4,10 +4,11 @@
 // README.
 //
 // Both brokers run in this process, one after the other, each driven by
-// the same franz-go client settings through package perf: produce
-// throughput (1 KiB records, acks=all, no compression, 6 partitions),
-// consume throughput of those records, and end-to-end latency at a fixed
-// offered rate. kfake is the yardstick because it is a Kafka-protocol
+// the same franz-go client settings through package perf: plain produce
+// throughput (1 KiB records, acks=all, idempotence off, no compression, 6
+// partitions), consume throughput of those records, idempotent and
+// transactional produce throughput (a commit every -txn-records records),
+// and end-to-end latency at a fixed offered rate. kfake is the yardstick because it is a Kafka-protocol
 // broker in Go with no disk at all, so a ratio against it shows how much
 // of the request path Sluice has made cheap; the disk's fdatasync
 // bandwidth is the other yardstick, the rate a durable log could reach.
@@ -19,10 +20,11 @@
 //
 // Usage:
 //
-//	go run ./cmd/sluice/internal/benchcmp [-records N] [-e2e-duration D] [-only sluice|kfake] [-cpuprofile FILE]
+//	go run ./cmd/sluice/internal/benchcmp [-records N] [-mode-records N] [-txn-records N] [-e2e-duration D] [-only sluice|kfake] [-cpuprofile FILE [-profile-phase produce]]
 //
-// With -cpuprofile the CPU profile covers the Sluice produce and consume
-// phases; samples carry the pprof label side=broker or side=client, so
+// With -cpuprofile the CPU profile covers the Sluice plain produce and
+// consume phases (-profile-phase produce: the plain produce alone);
+// samples carry the pprof label side=broker or side=client, so
 //
 //	go tool pprof -tagfocus side=broker -top FILE
 //
@@ -44,7 +46,13 @@ import (
 // Defaults sized for a 2-core machine: the produce phase lasts 10-20 s on
 // Sluice and the whole run stays under about five minutes.
 const (
-	defaultRecords     = 2_000_000
+	defaultRecords = 2_000_000
+	// defaultModeRecords is what the idempotent and transactional phases
+	// send: half the plain count keeps kfake's heap (it holds every
+	// record) and the run time down, and MB/s does not depend on it much.
+	defaultModeRecords = 1_000_000
+	// defaultTxnRecords commits 10 MiB of 1 KiB records per transaction.
+	defaultTxnRecords  = 10_000
 	defaultRecordSize  = 1024
 	defaultPartitions  = 6
 	defaultE2ERate     = 5000
@@ -60,16 +68,20 @@ var errUsage = errors.New("benchcmp: usage")
 // options is the parsed command line.
 type options struct {
 	records     int64
-	recordSize  int
-	partitions  int
-	e2eRate     int
-	e2eDuration time.Duration
-	warmup      time.Duration
-	phaseLimit  time.Duration
-	only        string // "", "sluice" or "kfake"
-	cpuProfile  string
-	dir         string // parent of the data dir and of dd's test file
-	diskMiB     int
+	modeRecords int64 // records of the idempotent and transactional phases
+	txnRecords  int64 // records per transaction
+	// profileProduceOnly stops the CPU profile after the plain produce.
+	profileProduceOnly bool
+	recordSize         int
+	partitions         int
+	e2eRate            int
+	e2eDuration        time.Duration
+	warmup             time.Duration
+	phaseLimit         time.Duration
+	only               string // "", "sluice" or "kfake"
+	cpuProfile         string
+	dir                string // parent of the data dir and of dd's test file
+	diskMiB            int
 }
 
 // targets returns the names of the brokers to measure, in run order.
@@ -90,6 +102,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("benchcmp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Int64Var(&o.records, "records", defaultRecords, "records to produce and then consume, the same count on every broker")
+	fs.Int64Var(&o.modeRecords, "mode-records", defaultModeRecords, "records of the idempotent and the transactional produce phase, the same count on every broker")
+	fs.Int64Var(&o.txnRecords, "txn-records", defaultTxnRecords, "records per transaction in the transactional produce phase")
+	var profilePhase string
+	fs.StringVar(&profilePhase, "profile-phase", "all", "what -cpuprofile covers: all (plain produce and consume) or produce (plain produce only)")
 	fs.IntVar(&o.recordSize, "record-size", defaultRecordSize, "value bytes per record")
 	fs.IntVar(&o.partitions, "partitions", defaultPartitions, "partitions of each benchmark topic")
 	fs.IntVar(&o.e2eRate, "e2e-rate", defaultE2ERate, "offered records/s in the end-to-end latency phase")
@@ -106,8 +122,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	switch {
 	case fs.NArg() > 0:
 		return nil, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	case o.records <= 0:
-		return nil, fmt.Errorf("%w: -records must be > 0", errUsage)
+	case o.records <= 0 || o.modeRecords <= 0 || o.txnRecords <= 0:
+		return nil, fmt.Errorf("%w: -records, -mode-records and -txn-records must be > 0", errUsage)
+	case profilePhase != "all" && profilePhase != "produce":
+		return nil, fmt.Errorf("%w: -profile-phase must be all or produce, not %q", errUsage, profilePhase)
 	case o.recordSize < 8:
 		return nil, fmt.Errorf("%w: -record-size must be at least 8 (the end-to-end phase stamps the send time in the value)", errUsage)
 	case o.partitions <= 0:
@@ -121,6 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	case o.cpuProfile != "" && o.only == targetKfake:
 		return nil, fmt.Errorf("%w: -cpuprofile profiles the Sluice phases; it cannot go with -only kfake", errUsage)
 	}
+	o.profileProduceOnly = profilePhase == "produce"
 	return o, nil
 }
 

@@ -56,6 +56,20 @@ func produceRecs(r *targetResult) (float64, bool) {
 	return r.produce.RecordsPerSec, true
 }
 
+func idemMB(r *targetResult) (float64, bool) {
+	if r == nil || r.idem == nil {
+		return 0, false
+	}
+	return r.idem.MBPerSec, true
+}
+
+func txnMB(r *targetResult) (float64, bool) {
+	if r == nil || r.txn == nil {
+		return 0, false
+	}
+	return r.txn.MBPerSec, true
+}
+
 func consumeMB(r *targetResult) (float64, bool) {
 	if r == nil || r.consume == nil {
 		return 0, false
@@ -84,9 +98,27 @@ func e2eP99(r *targetResult) (float64, bool) {
 	return float64(r.e2e.Latency.P99), true
 }
 
-// rows computes the table from the results by broker name and the disk
-// measurement (nil when not measured).
-func rows(results map[string]*targetResult, disk *diskResult) []row {
+// unsupported fills the cell of a phase the broker cannot run.
+const unsupported = "unsupported"
+
+// Row names of the produce modes. The targets are on the plain rows: the
+// performance issue's produce target is about plain produce.
+const (
+	rowPlainMB   = "produce MB/s (plain, not idempotent)"
+	rowPlainRecs = "produce records/s (plain, not idempotent)"
+	rowIdemMB    = "produce MB/s (idempotent)"
+)
+
+// rowTxnMB names the transactional row, which says how many records go in
+// one transaction.
+func rowTxnMB(txnRecords int64) string {
+	return fmt.Sprintf("produce MB/s (transactional, %d records per txn)", txnRecords)
+}
+
+// rows computes the table from the results by broker name, the disk
+// measurement (nil when not measured) and the records per transaction of
+// the transactional phase.
+func rows(results map[string]*targetResult, disk *diskResult, txnRecords int64) []row {
 	s, k := results[targetSluice], results[targetKfake]
 	num := func(f string) func(float64) string { return func(v float64) string { return fmt.Sprintf(f, v) } }
 	ms := func(v float64) string { return fmt.Sprintf("%.2f ms", time.Duration(v).Seconds()*1000) }
@@ -118,18 +150,27 @@ func rows(results map[string]*targetResult, disk *diskResult) []row {
 	atMost := func(max float64) func(float64) bool { return func(r float64) bool { return r <= max } }
 	speedup := fmt.Sprintf("≥ %gx kfake", minSpeedup)
 
+	txn := compare(rowTxnMB(txnRecords), txnMB, num("%.1f"), "", nil)
+	if s != nil && s.noTxn {
+		txn.sluice = unsupported
+	}
+	if k != nil && k.noTxn {
+		txn.kfake = unsupported
+	}
 	out := []row{
-		compare("produce MB/s", produceMB, num("%.1f"), speedup, atLeast(minSpeedup)),
-		compare("produce records/s", produceRecs, num("%.0f"), speedup, atLeast(minSpeedup)),
+		compare(rowPlainMB, produceMB, num("%.1f"), speedup, atLeast(minSpeedup)),
+		compare(rowPlainRecs, produceRecs, num("%.0f"), speedup, atLeast(minSpeedup)),
 		compare("consume MB/s", consumeMB, num("%.1f"), speedup, atLeast(minSpeedup)),
 		compare("consume records/s", consumeRecs, num("%.0f"), speedup, atLeast(minSpeedup)),
+		compare(rowIdemMB, idemMB, num("%.1f"), "", nil),
+		txn,
 		compare("e2e p50", e2eP50, ms, "", nil),
 		compare("e2e p99", e2eP99, ms, fmt.Sprintf("≤ %gx kfake", maxP99Ratio), atMost(maxP99Ratio)),
 	}
 
 	// The disk row's target applies to Sluice alone: kfake keeps records
 	// in memory, its share is shown only for scale.
-	d := row{metric: "produce / disk fdatasync bandwidth", sluice: na, kfake: na, ratio: na,
+	d := row{metric: "plain produce / disk fdatasync bandwidth", sluice: na, kfake: na, ratio: na,
 		target: fmt.Sprintf("≥ %.0f%% (Sluice)", minDiskShare*100), met: na}
 	if disk != nil && disk.MiBPerSec() > 0 {
 		bw := disk.MiBPerSec()
@@ -155,15 +196,20 @@ func writeReport(w io.Writer, e env, o *options, disk *diskResult, results map[s
 		fmt.Fprintf(w, "- disk: not measured\n")
 	}
 	fmt.Fprintf(w, "- both brokers in process, one after the other, single node, same franz-go client settings (package perf)\n")
-	fmt.Fprintf(w, "- produce/consume: %d records of %d B, %d partitions, acks=%s, compression=%s, linger %s; consume reads them back directly (no group)\n",
+	fmt.Fprintf(w, "- plain produce/consume: %d records of %d B, %d partitions, acks=%s, not idempotent, compression=%s, linger %s; consume reads them back directly (no group)\n",
 		o.records, o.recordSize, o.partitions, acks, codec, produceLinger)
+	fmt.Fprintf(w, "- idempotent and transactional produce: %d records each, same settings; a transaction commits every %d records (Flush + EndTransaction)\n",
+		o.modeRecords, o.txnRecords)
 	fmt.Fprintf(w, "- e2e: %d records/s offered for %s, linger 0, latency from scheduled send to receipt\n", o.e2eRate, o.e2eDuration)
 	fmt.Fprintf(w, "- MB/s are MiB/s; consume rates include client startup\n\n")
 
 	fmt.Fprintln(w, "| metric | Sluice | kfake | Sluice/kfake | target | met? |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---|---|")
-	for _, r := range rows(results, disk) {
+	for _, r := range rows(results, disk, o.txnRecords) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.metric, r.sluice, r.kfake, r.ratio, r.target, r.met)
+	}
+	if r := results[targetKfake]; r != nil && r.noTxn {
+		fmt.Fprintf(w, "\n%s: kfake at this version does not serve transactions (InitProducerId with a transactional id).\n", unsupported)
 	}
 	var failed []string
 	for _, name := range []string{targetSluice, targetKfake} {

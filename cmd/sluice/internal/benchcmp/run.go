@@ -31,7 +31,11 @@ const (
 
 	warmupTopic  = "bench-warmup"
 	produceTopic = "bench-throughput"
+	idemTopic    = "bench-idempotent"
+	txnTopic     = "bench-transactional"
 	e2eTopic     = "bench-e2e"
+	// txnID is the transactional producer's transactional.id.
+	txnID = "sluice-bench"
 )
 
 // errPhase marks a phase that failed; the run goes on with the next phase
@@ -43,11 +47,22 @@ var errPhase = errors.New("phase failed")
 // means the phase did not run or failed.
 type targetResult struct {
 	name    string
-	produce *perf.ProduceResult
+	produce *perf.ProduceResult // plain: acks=all, idempotence off
 	consume *perf.ConsumeResult
-	e2e     *perf.E2EResult
-	errs    []error
+	idem    *perf.ProduceResult // idempotent produce
+	txn     *perf.ProduceResult // transactional produce
+	// noTxn is set for a broker that does not serve transactions, so the
+	// transactional phase was skipped rather than failed.
+	noTxn bool
+	e2e   *perf.E2EResult
+	errs  []error
 }
+
+// servesTransactions reports whether the broker called name can run the
+// transactional phase. kfake at the version in go.mod answers
+// InitProducerId with a transactional id with UNKNOWN_SERVER_ERROR (its
+// 22_init_producer_id.go: "TODO: Transactional IDs").
+func servesTransactions(name string) bool { return name != targetKfake }
 
 // env describes the machine, printed above the table because every
 // figure below depends on it.
@@ -134,8 +149,9 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	return errors.Join(errs...)
 }
 
-// runTarget starts one broker, warms it up, runs the three measured
-// phases and stops it. The consume phase reads what the produce phase
+// runTarget starts one broker, warms it up, runs the measured phases
+// (plain produce, consume, idempotent produce, transactional produce,
+// end-to-end latency) and stops it. The consume phase reads what the produce phase
 // wrote, so it is skipped when produce failed; the latency phase uses a
 // topic of its own and always runs. The warm-up and throughput topics are
 // deleted once read, so each phase starts on an empty broker. When prof is not nil, the CPU profile
@@ -186,17 +202,15 @@ func runTarget(ctx context.Context, name string, o *options, prof *os.File, logf
 				prof = nil
 			}
 		}
-		logf("%s: produce %d records of %d B to %s (%d partitions, acks=%s, compression=%s)",
+		logf("%s: plain produce %d records of %d B to %s (%d partitions, acks=%s, not idempotent, compression=%s)",
 			name, o.records, o.recordSize, produceTopic, o.partitions, acks, codec)
-		pctx, cancel := context.WithTimeout(ctx, o.phaseLimit)
-		pr, err := perf.Produce(pctx, perf.ProduceConfig{
-			Brokers: brokers, Topic: produceTopic, NumRecords: o.records, RecordSize: o.recordSize,
-			Acks: acks, Compression: codec, Linger: produceLinger, Partitions: int32(o.partitions),
+		pr, err := produce(ctx, o, brokers, perf.ProduceConfig{
+			Topic: produceTopic, NumRecords: o.records, Idempotent: perf.IdempotenceOff,
 			Progress: progress("produce"),
 		})
-		cancel()
-		if err == nil && pr.Records != o.records {
-			err = fmt.Errorf("%w: %d of %d records acknowledged", perf.ErrIncomplete, pr.Records, o.records)
+		if prof != nil && o.profileProduceOnly {
+			pprof.StopCPUProfile()
+			prof = nil
 		}
 		if err != nil {
 			fail("produce", err)
@@ -227,6 +241,41 @@ func runTarget(ctx context.Context, name string, o *options, prof *os.File, logf
 			}
 		}
 
+		logf("%s: idempotent produce %d records to %s", name, o.modeRecords, idemTopic)
+		ir, err := produce(ctx, o, brokers, perf.ProduceConfig{
+			Topic: idemTopic, NumRecords: o.modeRecords, Idempotent: perf.IdempotenceOn,
+			Progress: progress("idempotent"),
+		})
+		if err != nil {
+			fail("idempotent produce", err)
+		} else {
+			res.idem = &ir
+			logf("%s: idempotent produce: %s", name, ir)
+			if err := dropTopic(ctx, brokers, idemTopic); err != nil {
+				fail("cleanup", err)
+			}
+		}
+
+		if !servesTransactions(name) {
+			res.noTxn = true
+			logf("%s: transactional produce skipped: %s does not serve transactions", name, name)
+		} else {
+			logf("%s: transactional produce %d records to %s, %d per transaction", name, o.modeRecords, txnTopic, o.txnRecords)
+			tr, err := produce(ctx, o, brokers, perf.ProduceConfig{
+				Topic: txnTopic, NumRecords: o.modeRecords, TransactionalID: txnID, TxnRecords: o.txnRecords,
+				Progress: progress("transactional"),
+			})
+			if err != nil {
+				fail("transactional produce", err)
+			} else {
+				res.txn = &tr
+				logf("%s: transactional produce: %s", name, tr)
+				if err := dropTopic(ctx, brokers, txnTopic); err != nil {
+					fail("cleanup", err)
+				}
+			}
+		}
+
 		logf("%s: end-to-end latency at %d records/s for %s on %s", name, o.e2eRate, o.e2eDuration, e2eTopic)
 		ectx, cancel := context.WithTimeout(ctx, o.e2eDuration+o.phaseLimit)
 		er, err := perf.EndToEnd(ectx, perf.E2EConfig{
@@ -243,6 +292,21 @@ func runTarget(ctx context.Context, name string, o *options, prof *os.File, logf
 		}
 	})
 	return res
+}
+
+// produce runs one measured produce phase with the settings every phase
+// shares (record size, partitions, acks, codec, linger) filled in, and
+// fails it when fewer records than asked were acknowledged.
+func produce(ctx context.Context, o *options, brokers []string, cfg perf.ProduceConfig) (perf.ProduceResult, error) {
+	cfg.Brokers, cfg.RecordSize, cfg.Partitions = brokers, o.recordSize, int32(o.partitions)
+	cfg.Acks, cfg.Compression, cfg.Linger = acks, codec, produceLinger
+	pctx, cancel := context.WithTimeout(ctx, o.phaseLimit)
+	defer cancel()
+	pr, err := perf.Produce(pctx, cfg)
+	if err == nil && pr.Records != cfg.NumRecords {
+		err = fmt.Errorf("%w: %d of %d records acknowledged", perf.ErrIncomplete, pr.Records, cfg.NumRecords)
+	}
+	return pr, err
 }
 
 // warmup offers unmeasured produce load for o.warmup, so connections,
