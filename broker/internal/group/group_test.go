@@ -504,7 +504,7 @@ func TestOffsetsCommitFetchAndGenerationChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []PartitionOffset{{0, 10, 7, "m0"}, {1, 20, 7, "m1"}, {2, -1, -1, ""}}
+	want := []PartitionOffset{{0, 10, 7, "m0", false}, {1, 20, 7, "m1", false}, {2, -1, -1, "", false}}
 	for i, w := range want {
 		if got[0].Partitions[i] != w {
 			t.Fatalf("partition %d: got %+v, want %+v", i, got[0].Partitions[i], w)

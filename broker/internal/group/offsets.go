@@ -167,6 +167,12 @@ type PartitionOffset struct {
 	Offset      int64
 	LeaderEpoch int32
 	Metadata    string
+	// Pending is set when a transactional offset commit for the partition
+	// waits for its transaction's marker: OffsetFetch with RequireStable
+	// answers UNSTABLE_OFFSET_COMMIT for it instead of the offset
+	// (KIP-447). It is read under the same lock as the offset, so a
+	// marker cannot land between the two.
+	Pending bool
 }
 
 // TopicOffsets are the committed offsets of one topic.
@@ -205,7 +211,8 @@ func (c *Coordinator) FetchMemberOffsets(groupID string, memberID *string, epoch
 	if topics == nil {
 		byTopic := map[string][]PartitionOffset{}
 		for k, o := range offsets {
-			byTopic[k.topic] = append(byTopic[k.topic], PartitionOffset{k.partition, o.offset, o.leaderEpoch, o.metadata})
+			byTopic[k.topic] = append(byTopic[k.topic], PartitionOffset{k.partition, o.offset, o.leaderEpoch, o.metadata,
+				c.hasPendingTxnOffsetsLocked(groupID, k)})
 		}
 		out := make([]TopicOffsets, 0, len(byTopic))
 		for t, ps := range byTopic {
@@ -219,7 +226,7 @@ func (c *Coordinator) FetchMemberOffsets(groupID string, memberID *string, epoch
 	for _, t := range topics {
 		to := TopicOffsets{Topic: t.Topic}
 		for _, p := range t.Partitions {
-			po := PartitionOffset{Partition: p, Offset: -1, LeaderEpoch: -1}
+			po := PartitionOffset{Partition: p, Offset: -1, LeaderEpoch: -1, Pending: c.hasPendingTxnOffsetsLocked(groupID, tp{t.Topic, p})}
 			if o := offsets[tp{t.Topic, p}]; o != nil {
 				po.Offset, po.LeaderEpoch, po.Metadata = o.offset, o.leaderEpoch, o.metadata
 			}

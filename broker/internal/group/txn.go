@@ -192,8 +192,14 @@ func (c *Coordinator) CompleteTxn(p int32, producerID int64, commit bool) {
 func (c *Coordinator) HasPendingTxnOffsets(group, topic string, partition int32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.hasPendingTxnOffsetsLocked(group, tp{topic, partition})
+}
+
+// hasPendingTxnOffsetsLocked is [Coordinator.HasPendingTxnOffsets] with
+// c.mu held.
+func (c *Coordinator) hasPendingTxnOffsetsLocked(group string, t tp) bool {
 	for _, byGroup := range c.txnOffsets[c.PartitionFor(group)] {
-		if byGroup[group][tp{topic, partition}] != nil {
+		if byGroup[group][t] != nil {
 			return true
 		}
 	}

@@ -1,18 +1,32 @@
 // OffsetFetch: versions 0-9. v2+ null topics ask for every partition with
 // a commit and carry a group-level error (v0-v1 put it on each partition);
-// v5+ the committed leader epoch; v7 require_stable is accepted and, with
-// no transactions yet, has nothing to wait for; v8 asks for several
-// groups; v9 names the member and its epoch, checked for consumer-protocol
-// (KIP-848) groups (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH). A partition
-// with no commit answers offset -1.
+// v5+ the committed leader epoch; v7+ require_stable: a partition with a
+// transactional offset commit still waiting for its marker answers
+// UNSTABLE_OFFSET_COMMIT (offset -1, no metadata) instead of the last
+// stable offset, per partition, as Kafka's OffsetMetadataManager does, and
+// the client retries (KIP-447); v8 asks for several groups; v9 names the
+// member and its epoch, checked for consumer-protocol (KIP-848) groups
+// (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH). A partition with no commit
+// answers offset -1.
 
 package server
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/broker/internal/group"
 )
+
+// stable returns p as OffsetFetch answers it: with requireStable, a
+// partition whose transactional offsets wait for their marker has no
+// offset yet, only UNSTABLE_OFFSET_COMMIT.
+func stable(p group.PartitionOffset, requireStable bool) (group.PartitionOffset, int16) {
+	if !requireStable || !p.Pending {
+		return p, 0
+	}
+	return group.PartitionOffset{Partition: p.Partition, Offset: -1, LeaderEpoch: -1}, kerr.UnstableOffsetCommit.Code
+}
 
 func (s *Server) handleOffsetFetch(r *request, req *kmsg.OffsetFetchRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
@@ -39,6 +53,7 @@ func (s *Server) handleOffsetFetch(r *request, req *kmsg.OffsetFetchRequest) (km
 				st.Topic = t.Topic
 				for _, p := range t.Partitions {
 					sp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+					p, sp.ErrorCode = stable(p, req.RequireStable)
 					sp.Partition, sp.Offset, sp.LeaderEpoch = p.Partition, p.Offset, p.LeaderEpoch
 					meta := p.Metadata
 					sp.Metadata = &meta
@@ -78,6 +93,7 @@ func (s *Server) handleOffsetFetch(r *request, req *kmsg.OffsetFetchRequest) (km
 		st.Topic = t.Topic
 		for _, p := range t.Partitions {
 			sp := kmsg.NewOffsetFetchResponseTopicPartition()
+			p, sp.ErrorCode = stable(p, req.Version >= 7 && req.RequireStable)
 			sp.Partition, sp.Offset, sp.LeaderEpoch = p.Partition, p.Offset, p.LeaderEpoch
 			meta := p.Metadata
 			sp.Metadata = &meta
