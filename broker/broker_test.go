@@ -10,6 +10,7 @@ import (
 	"net"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -504,4 +505,68 @@ func rawRequest(t *testing.T, addr string, req kmsg.Request) kmsg.Response {
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// TestStopMidGroupAndTransaction stops the broker while a group consumer is
+// a member (its heartbeats and fetches in flight) and a transaction is open,
+// and checks that no goroutine of the broker outlives Stop. The clients are
+// still running at that moment, so goroutines are told apart by stack.
+func TestStopMidGroupAndTransaction(t *testing.T) {
+	b := brokertest.Start(t)
+	adm := kadmClient(client(t, b.Addr()))
+	createTopic(t, adm, "busy", 3, nil)
+	ctx := ctxT(t)
+
+	tx, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID("stop-mid-txn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.ProduceSync(ctx, &kgo.Record{Topic: "busy", Value: []byte("open")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.ConsumerGroup("stop-mid-group"), kgo.ConsumeTopics("busy"),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for { // wait until the consumer is a member with partitions
+		d, err := adm.DescribeGroups(ctx, "stop-mid-group")
+		if err == nil && d["stop-mid-group"].State == "Stable" {
+			break
+		}
+		pctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		cons.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			t.Fatal("the group never became stable")
+		}
+	}
+	brokerStacks := func() (string, bool) {
+		buf := make([]byte, 4<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		return stacks, strings.Contains(stacks, "sluicehq/sluice/broker/internal")
+	}
+	if _, running := brokerStacks(); !running {
+		t.Fatal("no broker goroutine found while it runs: the stack matcher is wrong")
+	}
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stacks, left := brokerStacks()
+		if !left {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker goroutines left after Stop:\n%s", stacks)
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+	// The clients talk to a stopped broker now; close them off the test's path.
+	go tx.Close()
+	go cons.Close()
 }
