@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -546,6 +547,47 @@ type resetMode struct {
 	datetime int64  // --to-datetime, in Unix milliseconds
 }
 
+// isoDuration is Java's Duration text as kafka-consumer-groups takes it for
+// --by-duration: PnDTnHnMnS with optional parts and fractional seconds.
+var isoDuration = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$`)
+
+// parseResetDuration parses --by-duration: Kafka's PnDTnHnMnS (e.g. P1DT2H,
+// PT30M) or a Go duration (e.g. 1h30m). It must be positive.
+func parseResetDuration(s string) (time.Duration, error) {
+	bad := fmt.Errorf("%w: --by-duration %q: want a positive duration such as PT1H, P1DT12H, PT30M15S or 1h30m", ErrUsage, s)
+	if d, err := time.ParseDuration(s); err == nil {
+		if d <= 0 {
+			return 0, bad
+		}
+		return d, nil
+	}
+	m := isoDuration.FindStringSubmatch(strings.ToUpper(s))
+	if m == nil || s == "P" || strings.HasSuffix(strings.ToUpper(s), "T") {
+		return 0, bad
+	}
+	var d time.Duration
+	for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute} {
+		if m[i+1] != "" {
+			n, err := strconv.ParseInt(m[i+1], 10, 64)
+			if err != nil {
+				return 0, bad
+			}
+			d += time.Duration(n) * unit
+		}
+	}
+	if m[4] != "" {
+		sec, err := strconv.ParseFloat(m[4], 64)
+		if err != nil {
+			return 0, bad
+		}
+		d += time.Duration(sec * float64(time.Second))
+	}
+	if d <= 0 {
+		return 0, bad
+	}
+	return d, nil
+}
+
 // parseDatetime parses --to-datetime as kafka-consumer-groups does:
 // YYYY-MM-DDTHH:mm:SS with optional fractional seconds and an optional
 // zone (Z, ±hh:mm, ±hhmm or ±hh); without a zone the local one applies.
@@ -591,6 +633,8 @@ func (a *app) groupsResetCmd() *cobra.Command {
 		toEarliest, toLatest bool
 		toOffset, shiftBy    int64
 		toDatetime           string
+		byDuration           string
+		toCurrent            bool
 		dryRun, execute      bool
 		output               string
 	)
@@ -606,7 +650,10 @@ partition the group has committed), using exactly one mode:
   --to-offset N         offset N
   --to-datetime T       the first offset with a timestamp at or after T,
                         YYYY-MM-DDTHH:mm:SS[.sss][Z|+hh:mm] (no zone: local)
+  --by-duration D       the first offset with a timestamp at or after now
+                        minus D (PnDTnHnMnS as Kafka, or Go's 1h30m)
   --shift-by N          the committed offset plus N (negative moves back)
+  --to-current          the committed offset (the log end where none is)
 
 New offsets are kept within the partition's log range. Without --execute
 only the plan is printed (current and new offset per partition); with it the
@@ -630,13 +677,13 @@ consumers (state Empty, or not exist yet).`,
 				return fmt.Errorf("%w: --dry-run and --execute contradict each other", ErrUsage)
 			}
 			var modes []string
-			for _, m := range []string{"to-earliest", "to-latest", "to-offset", "to-datetime", "shift-by"} {
+			for _, m := range []string{"to-earliest", "to-latest", "to-offset", "to-datetime", "by-duration", "shift-by", "to-current"} {
 				if cmd.Flags().Changed(m) {
 					modes = append(modes, m)
 				}
 			}
 			if len(modes) != 1 {
-				return fmt.Errorf("%w: choose exactly one way to reset: --to-earliest, --to-latest, --to-offset N, --to-datetime YYYY-MM-DDTHH:mm:SS, or --shift-by N", ErrUsage)
+				return fmt.Errorf("%w: choose exactly one way to reset: --to-earliest, --to-latest, --to-offset N, --to-datetime YYYY-MM-DDTHH:mm:SS, --by-duration PnDTnHnMnS, --shift-by N or --to-current", ErrUsage)
 			}
 			mode := resetMode{flag: modes[0], offset: toOffset}
 			switch mode.flag {
@@ -648,6 +695,13 @@ consumers (state Empty, or not exist yet).`,
 					return err
 				}
 				mode.datetime = t.UnixMilli()
+			case "by-duration":
+				d, err := parseResetDuration(byDuration)
+				if err != nil {
+					return err
+				}
+				// The same lookup as --to-datetime, from now minus d.
+				mode.flag, mode.datetime = "to-datetime", time.Now().Add(-d).UnixMilli()
 			}
 			adm, ctx, done, err := a.openAdmin(cmd)
 			if err != nil {
@@ -694,6 +748,8 @@ consumers (state Empty, or not exist yet).`,
 	f.Int64Var(&toOffset, "to-offset", 0, "reset to this offset")
 	f.StringVar(&toDatetime, "to-datetime", "", "reset to the first offset at or after YYYY-MM-DDTHH:mm:SS[.sss][Z|+hh:mm]")
 	f.Int64Var(&shiftBy, "shift-by", 0, "move the committed offset by N (negative: back)")
+	f.StringVar(&byDuration, "by-duration", "", "reset to the first offset at or after now minus this duration (PnDTnHnMnS or 1h30m)")
+	f.BoolVar(&toCurrent, "to-current", false, "reset to the committed offset (the log end where there is none)")
 	f.BoolVar(&dryRun, "dry-run", false, "only print the plan (the default)")
 	f.BoolVar(&execute, "execute", false, "commit the new offsets")
 	addOutputFlag(cmd, &output)
@@ -778,6 +834,11 @@ func (a *app) planReset(ctx context.Context, adm *kadm.Client, group string, top
 					continue
 				}
 				row.New = *row.Current + mode.offset
+			case "to-current":
+				row.New = e.Offset // nothing committed: the end, as Kafka does
+				if row.Current != nil {
+					row.New = *row.Current
+				}
 			case "to-datetime":
 				row.New = e.Offset // no record at or after the time: the end
 				if o, ok := times.Lookup(tp.Topic, p); ok && o.Err == nil && o.Offset >= 0 {

@@ -282,6 +282,10 @@ func TestGroupsResetOffsets(t *testing.T) {
 		{"to-offset clamps to the start", []string{"--topic", "orders:0,2", "--to-offset", "-7"}, map[int32]int64{0: 0, 2: 0}, map[int32]int64{0: 0, 1: 15, 2: 0}},
 		{"shift-by", []string{"--all-topics", "--shift-by", "-4"}, map[int32]int64{0: 0, 1: 11, 2: 0}, map[int32]int64{0: 0, 1: 11, 2: 0}},
 		{"shift-by forward", []string{"--all-topics", "--shift-by", "6"}, map[int32]int64{0: 6, 1: 15, 2: 6}, map[int32]int64{0: 6, 1: 15, 2: 6}},
+		{"to-current", []string{"--all-topics", "--to-current"}, map[int32]int64{0: 6, 1: 15, 2: 6}, map[int32]int64{0: 6, 1: 15, 2: 6}},
+		// now minus the duration lands half a second before offset 12's
+		// timestamp (the command runs a few ms after this line).
+		{"by-duration", []string{"--topic", "orders", "--by-duration", time.Since(tsBase.Add(11500 * time.Millisecond)).String()}, all(12), all(12)},
 		{"to-datetime", []string{"--topic", "orders", "--to-datetime", "2026-01-02T03:04:12Z"}, all(12), all(12)},
 		{"to-datetime with a fraction and offset zone", []string{"--topic", "orders", "--to-datetime", "2026-01-02T04:04:07.500+01:00"}, all(8), all(8)},
 		{"to-datetime after the last record", []string{"--all-topics", "--to-datetime", "2027-01-01T00:00:00.000Z"}, all(15), all(15)},
@@ -321,6 +325,8 @@ func TestGroupsResetOffsets(t *testing.T) {
 		{"two modes", []string{"--topic", "orders", "--to-earliest", "--to-latest"}, ErrUsage},
 		{"bad datetime", []string{"--topic", "orders", "--to-datetime", "2026-13-01T00:00:00"}, ErrUsage},
 		{"date only", []string{"--topic", "orders", "--to-datetime", "2026-01-02"}, ErrUsage},
+		{"bad duration", []string{"--topic", "orders", "--by-duration", "P1X"}, ErrUsage},
+		{"two modes", []string{"--topic", "orders", "--to-current", "--to-earliest"}, ErrUsage},
 		{"no partitions", []string{"--to-earliest"}, ErrUsage},
 		{"topic and all-topics", []string{"--topic", "orders", "--all-topics", "--to-earliest"}, ErrUsage},
 		{"bad partition", []string{"--topic", "orders:9", "--to-earliest"}, ErrUsage},
@@ -409,5 +415,21 @@ func TestGroupsUnsupportedCluster(t *testing.T) {
 	_, _, err = run(t, c.ListenAddrs()[0], "", "groups", "describe", "billing")
 	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "DescribeGroups") {
 		t.Errorf("describe on a cluster without groups: %v, want ErrUnsupported naming DescribeGroups", err)
+	}
+}
+
+func TestParseResetDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"PT1H": time.Hour, "P1DT12H": 36 * time.Hour, "PT30M15S": 30*time.Minute + 15*time.Second,
+		"P2D": 48 * time.Hour, "PT0.5S": 500 * time.Millisecond, "pt2m": 2 * time.Minute, "1h30m": 90 * time.Minute,
+	} {
+		if got, err := parseResetDuration(in); err != nil || got != want {
+			t.Errorf("parseResetDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "P", "PT", "P1H", "-1h", "0s", "PT0S", "1 hour", "P1DT"} {
+		if _, err := parseResetDuration(bad); !errors.Is(err, ErrUsage) {
+			t.Errorf("parseResetDuration(%q): %v, want ErrUsage", bad, err)
+		}
 	}
 }
