@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -253,5 +254,45 @@ func TestReadCommitted(t *testing.T) {
 	// A stale producer epoch's marker is refused per partition.
 	if err := p.marker(pid, epoch-1, false); !errors.Is(err, kerr.InvalidProducerEpoch) {
 		t.Fatalf("marker with an old epoch: %v", err)
+	}
+}
+
+// TestReadCommittedBelowLogStart: after DeleteRecords past the start of an
+// open transaction the LSO is never below the new log start, and a
+// read_committed fetch below the log start is OFFSET_OUT_OF_RANGE rather
+// than an empty answer.
+func TestReadCommittedBelowLogStart(t *testing.T) {
+	b := brokertest.Start(t)
+	cl := client(t, b.Addr())
+	adm := kadmClient(cl)
+	createTopic(t, adm, "txn-trim", 1, nil)
+	p := rawProducer{t: t, cl: cl, topic: "txn-trim"}
+	pid, epoch := p.initProducerID(4)
+	plain := func() {
+		if err := cl.ProduceSync(ctxT(t), &kgo.Record{Topic: "txn-trim", Value: []byte("plain")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.produceTxn(pid, epoch, 0, "open") // 0: the transaction stays open
+	plain()                             // 1
+	p.produceTxn(pid, epoch, 1, "more") // 2: the producer outlives the trim
+	plain()                             // 3
+	if c := p.latest(1); c != 0 {
+		t.Fatalf("read_committed latest %d with the transaction open at 0", c)
+	}
+	del, err := adm.DeleteRecords(ctxT(t), kadm.Offsets{"txn-trim": {0: {Topic: "txn-trim", Partition: 0, At: 2}}})
+	if err != nil || del.Error() != nil {
+		t.Fatalf("DeleteRecords: %v %v", err, del.Error())
+	}
+	id := p.topicID()
+	sp, err := p.fetch(ctxT(t), id, 1, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(kerr.ErrorForCode(sp.ErrorCode), kerr.OffsetOutOfRange) || sp.LogStartOffset != 2 {
+		t.Fatalf("read_committed fetch below the log start: %v, log start %d", kerr.ErrorForCode(sp.ErrorCode), sp.LogStartOffset)
+	}
+	if sp, err = p.fetch(ctxT(t), id, 2, 1, 0); err != nil || sp.ErrorCode != 0 || sp.LastStableOffset < 2 {
+		t.Fatalf("read_committed fetch at the log start: %v, lso %d (want at least the log start 2)", kerr.ErrorForCode(sp.ErrorCode), sp.LastStableOffset)
 	}
 }

@@ -159,7 +159,10 @@ func (l *Log) AppendMarker(producerID int64, producerEpoch int16, commit bool, c
 func (l *Log) LastStableOffset() int64 {
 	end := l.EndOffset() // before unstable: an append publishes unstable first
 	if u := l.unstable.Load(); u >= 0 && u < end {
-		return u
+		// As Kafka: an open transaction whose start was deleted
+		// (DeleteRecords, retention) holds the LSO at the log start,
+		// never below it.
+		return max(u, l.StartOffset())
 	}
 	return end
 }

@@ -185,6 +185,13 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, p *partition, rp *kmsg.F
 	if limit <= 0 && !first {
 		return 0, nil
 	}
+	if rp.FetchOffset < sp.LogStartOffset {
+		// Checked before the LSO shortcut below: under read_committed an
+		// offset below the log start is out of range even when an open
+		// transaction holds the LSO at the log start.
+		sp.ErrorCode = kerr.OffsetOutOfRange.Code
+		return 0, kerr.OffsetOutOfRange
+	}
 	if rp.FetchOffset == hw || (rp.FetchOffset >= upTo && rp.FetchOffset <= hw) {
 		return 0, nil
 	}
