@@ -99,25 +99,25 @@ func (s *Server) produceTo(topic string, rp *kmsg.ProduceRequestTopicPartition, 
 	if len(rp.Records) == 0 {
 		return fmt.Errorf("%w: no record batch", kerr.InvalidRecord)
 	}
-	if version < 7 {
+	// One header parse for the checks below; a batch whose header does
+	// not parse is left to Append to reject with the precise error.
+	h, herr := batch.ParseHeader(rp.Records)
+	if version < 7 && herr == nil && h.Compression() == batch.CompressionZstd {
 		// zstd needs Produce v7+ (KIP-110): older clients could not read it back.
-		if h, err := batch.ParseHeader(rp.Records); err == nil && h.Compression() == batch.CompressionZstd {
-			return fmt.Errorf("%w: zstd needs Produce v7 or later", kerr.UnsupportedCompressionType)
-		}
+		return fmt.Errorf("%w: zstd needs Produce v7 or later", kerr.UnsupportedCompressionType)
 	}
-	if minISR := t.config().MinInsyncReplicas; acks == -1 && len(p.isr) < minISR {
-		return fmt.Errorf("%w: %d in-sync replicas, min.insync.replicas is %d", kerr.NotEnoughReplicas, len(p.isr), minISR)
+	cfg := t.config()
+	if acks == -1 && len(p.isr) < cfg.MinInsyncReplicas {
+		return fmt.Errorf("%w: %d in-sync replicas, min.insync.replicas is %d", kerr.NotEnoughReplicas, len(p.isr), cfg.MinInsyncReplicas)
 	}
-	if slices.Contains(t.config().CleanupPolicy, "compact") {
+	if slices.Contains(cfg.CleanupPolicy, "compact") {
 		if err := checkKeys(topic, rp.Partition, rp.Records, sp); err != nil {
 			return err
 		}
 	}
-	if v := s.txnVerify.Load(); v != nil {
-		if h, err := batch.ParseHeader(rp.Records); err == nil && h.IsTransactional() && !h.IsControl() {
-			if err := (*v)(topic, rp.Partition, h.ProducerID, h.ProducerEpoch); err != nil {
-				return err
-			}
+	if v := s.txnVerify.Load(); v != nil && herr == nil && h.IsTransactional() && !h.IsControl() {
+		if err := (*v)(topic, rp.Partition, h.ProducerID, h.ProducerEpoch); err != nil {
+			return err
 		}
 	}
 	res, err := p.log.Append(rp.Records, p.epoch())

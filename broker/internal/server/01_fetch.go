@@ -172,7 +172,7 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, p *partition, rp *kmsg.F
 		}
 	}
 	hw := p.highWatermark()
-	lso := min(p.log.LastStableOffset(), hw)
+	lso := min(p.log.LastStableOffset(), hw) // one hw for both: LSO <= HW in the answer
 	sp.HighWatermark = hw
 	sp.LastStableOffset = lso
 	sp.LogStartOffset = p.log.StartOffset()

@@ -16,6 +16,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicehq/sluice/broker/internal/group"
 )
 
 func (s *Server) handleWriteTxnMarkers(r *request, req *kmsg.WriteTxnMarkersRequest) (kmsg.Response, error) {
@@ -45,7 +47,8 @@ func (s *Server) handleWriteTxnMarkers(r *request, req *kmsg.WriteTxnMarkersRequ
 
 // WriteTxnMarker appends one end-transaction marker (commit or abort) for
 // a producer to a partition this broker leads and wakes the fetches
-// waiting on it, so read_committed consumers see the LSO move at once.
+// waiting on it, so read_committed consumers see the LSO move at once; in
+// __consumer_offsets it also completes the producer's pending offsets.
 // Errors wrap kerr codes: UNKNOWN_TOPIC_OR_PARTITION, INVALID_PRODUCER_EPOCH
 // (an epoch older than the partition's producer state),
 // TRANSACTION_COORDINATOR_FENCED (an older coordinator epoch than the last
@@ -59,6 +62,11 @@ func (s *Server) WriteTxnMarker(topic string, partition int32, producerID int64,
 		return fmt.Errorf("marker for producer %d in %s[%d]: %w", producerID, topic, partition, err)
 	}
 	p.notify()
+	if topic == group.Topic && s.groups != nil {
+		// Transactional offset commits become visible (or are dropped)
+		// with their marker, however it arrived.
+		s.groups.coord.CompleteTxn(partition, producerID, commit)
+	}
 	return nil
 }
 

@@ -5,7 +5,7 @@ package server
 // after the connections are gone and before the logs close.
 //
 // The coordinator itself (package group) knows nothing of the server: it
-// gets offsetsLog to append to and scan __consumer_offsets partitions, and
+// gets an internalLog (internal_topics.go) to append to and scan __consumer_offsets partitions, and
 // a ticker here drives its deadlines. The topic is created on first need
 // (FindCoordinator), as Kafka does, and each partition is loaded into the
 // coordinator once it exists; a replicated broker will Load and Unload
@@ -14,13 +14,9 @@ package server
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
-
-	"github.com/sluicehq/sluice/broker/internal/batch"
 	"github.com/sluicehq/sluice/broker/internal/group"
 )
 
@@ -66,27 +62,14 @@ func (s *Server) openGroups() error {
 			return part != nil
 		},
 		Logger: s.log.With("component", "group-coordinator"),
-	}, offsetsLog{s})
+	}, internalLog{s, group.Topic})
 	if err := s.loadOffsetsPartitions(coord); err != nil {
 		coord.Close()
 		return err
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	s.groups = &groupsState{coord: coord, cancel: cancel}
-	s.groups.wg.Add(1)
-	go func() {
-		defer s.groups.wg.Done()
-		t := time.NewTicker(groupTick)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				coord.Tick()
-			}
-		}
-	}()
+	startTicker(ctx, &s.groups.wg, groupTick, coord.Tick)
 	return nil
 }
 
@@ -101,14 +84,7 @@ func (s *Server) closeGroups() {
 
 // loadOffsetsPartitions loads every existing __consumer_offsets partition.
 func (s *Server) loadOffsetsPartitions(coord *group.Coordinator) error {
-	t := s.parts.topic(group.Topic)
-	if t == nil {
-		return nil
-	}
-	s.parts.mu.RLock()
-	n := len(t.parts)
-	s.parts.mu.RUnlock()
-	for p := range int32(n) {
+	for p := range s.partitionCount(group.Topic) {
 		if err := coord.Load(p); err != nil {
 			return fmt.Errorf("server: %w", err)
 		}
@@ -117,27 +93,13 @@ func (s *Server) loadOffsetsPartitions(coord *group.Coordinator) error {
 }
 
 // ensureOffsetsTopic creates __consumer_offsets if it does not exist yet
-// (with offsets.topic.num.partitions, compacted, offsets.topic.segment.bytes)
+// (offsets.topic.num.partitions, compacted, offsets.topic.segment.bytes)
 // and loads its partitions into the coordinator.
 func (s *Server) ensureOffsetsTopic() error {
-	g := s.groups
-	cfg := s.config()
-	if t := s.parts.topic(group.Topic); t != nil && g.coord.Loaded(0) {
-		return nil
-	}
-	g.createMu.Lock()
-	defer g.createMu.Unlock()
-	if s.parts.topic(group.Topic) == nil {
-		configs := map[string]string{
-			"cleanup.policy":   "compact",
-			"segment.bytes":    strconv.Itoa(int(cfg.OffsetsTopicSegmentBytes)),
-			"compression.type": "producer",
-		}
-		if _, err := s.parts.create(group.Topic, cfg.OffsetsTopicNumPartitions, 1, configs, false); err != nil {
-			return fmt.Errorf("server: creating %s: %w", group.Topic, err)
-		}
-	}
-	return s.loadOffsetsPartitions(g.coord)
+	g, cfg := s.groups, s.config()
+	return s.ensureInternalTopic(&g.createMu, group.Topic, cfg.OffsetsTopicNumPartitions, int(cfg.OffsetsTopicSegmentBytes),
+		func() bool { return g.coord.Loaded(0) },
+		func() error { return s.loadOffsetsPartitions(g.coord) })
 }
 
 // groupTopics lists the topics for consumer-protocol assignment: every
@@ -151,70 +113,4 @@ func (s *Server) groupTopics() map[string]group.TopicInfo {
 		out[name] = group.TopicInfo{ID: t.id, Partitions: int32(len(t.parts))}
 	}
 	return out
-}
-
-// offsetsLog gives the coordinator the partitions of __consumer_offsets.
-type offsetsLog struct{ s *Server }
-
-func (l offsetsLog) partition(p int32) (*partition, error) {
-	_, part := l.s.parts.partition(group.Topic, p)
-	if part == nil {
-		return nil, fmt.Errorf("%w: %s-%d", kerr.UnknownTopicOrPartition, group.Topic, p)
-	}
-	return part, nil
-}
-
-// Append stores a coordinator batch and wakes fetchers of the partition.
-func (l offsetsLog) Append(p int32, b []byte) (int64, error) {
-	part, err := l.partition(p)
-	if err != nil {
-		return 0, err
-	}
-	res, err := part.log.Append(b, part.epoch())
-	if err != nil {
-		return 0, err
-	}
-	part.notify()
-	return res.BaseOffset, nil
-}
-
-// Scan reads a partition from its start to its current end, batch by batch.
-func (l offsetsLog) Scan(p int32, fn func([]byte) error) error {
-	part, err := l.partition(p)
-	if err != nil {
-		return err
-	}
-	off, end := part.log.StartOffset(), part.log.EndOffset()
-	for off < end {
-		// A fresh buffer per read: decoded records may alias it.
-		b, err := part.log.Read(off, 1<<20, end, true, nil)
-		if err != nil {
-			return err
-		}
-		if len(b) == 0 {
-			return nil
-		}
-		next := off
-		for one, err := range batch.Split(b) {
-			if err != nil {
-				return err
-			}
-			h, err := batch.ParseHeader(one)
-			if err != nil {
-				return err
-			}
-			if h.LastOffset() < off {
-				continue // the batch holding off started before it
-			}
-			if err := fn(one); err != nil {
-				return err
-			}
-			next = h.LastOffset() + 1
-		}
-		if next == off {
-			return fmt.Errorf("server: scanning %s-%d made no progress at offset %d", group.Topic, p, off)
-		}
-		off = next
-	}
-	return nil
 }
