@@ -5,8 +5,8 @@ package server
 // after the connections are gone and before the logs close.
 //
 // The coordinator itself (package group) knows nothing of the server: it
-// gets an internalLog (internal_topics.go) to append to and scan __consumer_offsets partitions, and
-// a ticker here drives its deadlines. The topic is created on first need
+// gets an internalLog (internal_topics.go) to append to and scan
+// __consumer_offsets partitions, and a ticker drives its deadlines. The topic is created on first need
 // (FindCoordinator), as Kafka does, and each partition is loaded into the
 // coordinator once it exists; a replicated broker will Load and Unload
 // partitions as their leadership moves.
