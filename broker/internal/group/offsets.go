@@ -92,16 +92,9 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 	var commits []commit
 	for i, t := range req.Topics {
 		for j, p := range t.Partitions {
-			meta := ""
-			if p.Metadata != nil {
-				meta = strings.Clone(*p.Metadata) // kept: must not alias the request
-			}
-			switch {
-			case c.cfg.Exists != nil && !c.cfg.Exists(t.Topic, p.Partition):
-				codes[i][j] = kerr.UnknownTopicOrPartition.Code
-				continue
-			case len(meta) > c.cfg.MaxMetadataBytes:
-				codes[i][j] = kerr.OffsetMetadataTooLarge.Code
+			meta, code := c.commitMetadata(t.Topic, p.Partition, p.Metadata)
+			if code != 0 {
+				codes[i][j] = code
 				continue
 			}
 			o := &offset{offset: p.Offset, leaderEpoch: -1, metadata: meta, commitTime: now, expireTime: expire}
@@ -132,6 +125,24 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 		g.offsets[cm.t] = cm.o
 	}
 	return resp
+}
+
+// commitMetadata checks one partition of an offset commit as Kafka does
+// (the partition exists, the metadata fits offset.metadata.max.bytes) and
+// returns its metadata, cloned so it does not alias the request, or the
+// partition's error code.
+func (c *Coordinator) commitMetadata(topic string, partition int32, metadata *string) (string, int16) {
+	meta := ""
+	if metadata != nil {
+		meta = strings.Clone(*metadata)
+	}
+	switch {
+	case c.cfg.Exists != nil && !c.cfg.Exists(topic, partition):
+		return "", kerr.UnknownTopicOrPartition.Code
+	case len(meta) > c.cfg.MaxMetadataBytes:
+		return "", kerr.OffsetMetadataTooLarge.Code
+	}
+	return meta, 0
 }
 
 // validateCommit is Kafka's validateOffsetCommit.

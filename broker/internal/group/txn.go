@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/broker/internal/batch"
@@ -104,16 +103,9 @@ func (c *Coordinator) CommitTxnOffsets(req *kmsg.TxnOffsetCommitRequest) *kmsg.T
 	var commits []commit
 	for i, t := range req.Topics {
 		for j, part := range t.Partitions {
-			meta := ""
-			if part.Metadata != nil {
-				meta = strings.Clone(*part.Metadata)
-			}
-			switch {
-			case c.cfg.Exists != nil && !c.cfg.Exists(t.Topic, part.Partition):
-				codes[i][j] = kerr.UnknownTopicOrPartition.Code
-				continue
-			case len(meta) > c.cfg.MaxMetadataBytes:
-				codes[i][j] = kerr.OffsetMetadataTooLarge.Code
+			meta, code := c.commitMetadata(t.Topic, part.Partition, part.Metadata)
+			if code != 0 {
+				codes[i][j] = code
 				continue
 			}
 			o := &offset{offset: part.Offset, leaderEpoch: -1, metadata: meta, commitTime: now}
