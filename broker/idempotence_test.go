@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -16,30 +15,6 @@ import (
 	"github.com/sluicehq/sluice/broker/brokertest"
 	"github.com/sluicehq/sluice/broker/internal/batch"
 )
-
-// readBack reads every record of topic from the start until want records
-// arrived or the deadline passed.
-func readBack(t *testing.T, addr, topic string, want int) []*kgo.Record {
-	t.Helper()
-	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out []*kgo.Record
-	for len(out) < want && ctx.Err() == nil {
-		fs := cl.PollFetches(ctx)
-		fs.EachError(func(_ string, _ int32, err error) {
-			if ctx.Err() == nil {
-				t.Errorf("fetch: %v", err)
-			}
-		})
-		out = append(out, fs.Records()...)
-	}
-	// A short extra poll catches a duplicate copy past the wanted count.
-	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel2()
-	out = append(out, cl.PollFetches(short).Records()...)
-	return out
-}
 
 // TestIdempotentKgoProducer: kgo's producer is idempotent by default; with
 // InitProducerId advertised it gets a producer id, and every record is
@@ -56,7 +31,7 @@ func TestIdempotentKgoProducer(t *testing.T) {
 	if err := cl.ProduceSync(ctxT(t), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	got := readBack(t, b.Addr(), "idem", n)
+	got := readAll(t, b.Addr(), "idem", n, kgo.ReadUncommitted())
 	if len(got) != n {
 		t.Fatalf("read %d records, want %d", len(got), n)
 	}
@@ -104,12 +79,24 @@ func (p rawProducer) initProducerID(version int16) (int64, int16) {
 // and first sequence to partition 0 and returns the base offset and error.
 func (p rawProducer) produce(pid int64, epoch int16, seq int32, n int) (int64, error) {
 	p.t.Helper()
-	rs := make([]batch.Record, n)
-	now := time.Now().UnixMilli()
-	for i := range rs {
-		rs[i] = batch.Record{Offset: int64(i), Timestamp: now, Value: []byte("seq-" + strconv.Itoa(int(seq)+i))}
+	values := make([]string, n)
+	for i := range values {
+		values[i] = "seq-" + strconv.Itoa(int(seq)+i)
 	}
-	b, err := batch.AppendBatch(nil, batch.Header{ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq}, rs)
+	return p.send(batch.Header{ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq}, values)
+}
+
+// send writes one batch with header h (its producer fields and attributes)
+// holding values to partition 0 with a raw Produce v9, acks=all, and
+// returns the partition's base offset and error.
+func (p rawProducer) send(h batch.Header, values []string) (int64, error) {
+	p.t.Helper()
+	rs := make([]batch.Record, len(values))
+	now := time.Now().UnixMilli()
+	for i, v := range values {
+		rs[i] = batch.Record{Offset: int64(i), Timestamp: now, Value: []byte(v)}
+	}
+	b, err := batch.AppendBatch(nil, h, rs)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -178,7 +165,7 @@ func TestIdempotentRawProduce(t *testing.T) {
 	p.mustFail(pid, 0, 6, kerr.InvalidProducerEpoch)
 	p.mustFail(pid, 2, 1, kerr.OutOfOrderSequenceNumber)
 
-	got := readBack(t, b.Addr(), "raw", 7)
+	got := readAll(t, b.Addr(), "raw", 7, kgo.ReadUncommitted())
 	var vals []string
 	for _, r := range got {
 		vals = append(vals, string(r.Value))

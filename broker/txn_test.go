@@ -18,7 +18,8 @@ import (
 )
 
 // readAll reads topic from the start with the given isolation level until
-// want records arrived (or the deadline), then polls briefly for extras.
+// want records arrived (or the deadline), then polls briefly so that
+// records past the wanted ones (a duplicate, an aborted record) are caught.
 func readAll(t *testing.T, addr, topic string, want int, iso kgo.IsolationLevel) []*kgo.Record {
 	t.Helper()
 	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(iso))

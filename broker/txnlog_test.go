@@ -20,32 +20,11 @@ import (
 // values to partition 0 of p.topic and returns its base offset.
 func (p rawProducer) produceTxn(pid int64, epoch int16, seq int32, values ...string) int64 {
 	p.t.Helper()
-	rs := make([]batch.Record, len(values))
-	now := time.Now().UnixMilli()
-	for i, v := range values {
-		rs[i] = batch.Record{Offset: int64(i), Timestamp: now, Value: []byte(v)}
-	}
-	b, err := batch.AppendBatch(nil, batch.Header{Attributes: 0x10, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq}, rs)
+	off, err := p.send(batch.Header{Attributes: 0x10, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq}, values)
 	if err != nil {
-		p.t.Fatal(err)
-	}
-	req := kmsg.NewPtrProduceRequest()
-	req.Version, req.Acks, req.TimeoutMillis = 9, -1, 10000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = p.topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = b
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctxT(p.t), p.cl)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	sp := resp.Topics[0].Partitions[0]
-	if err := kerr.ErrorForCode(sp.ErrorCode); err != nil {
 		p.t.Fatalf("transactional produce of %v: %v", values, err)
 	}
-	return sp.BaseOffset
+	return off
 }
 
 // marker ends producer pid's transaction in partition 0 through
@@ -125,32 +104,13 @@ func (p rawProducer) fetch(ctx context.Context, id [16]byte, offset int64, isola
 	return &resp.Topics[0].Partitions[0], nil
 }
 
-// consumeValues reads the topic from the start under an isolation level
-// until want values arrived, then polls once more briefly so that values
-// past the wanted ones (which must not be there) are caught.
+// consumeValues is readAll's records' values.
 func consumeValues(t *testing.T, addr, topic string, want int, iso kgo.IsolationLevel) []string {
 	t.Helper()
-	cl := client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(iso))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	var out []string
-	add := func(fs kgo.Fetches) {
-		fs.EachError(func(_ string, _ int32, err error) {
-			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("fetch: %v", err)
-			}
-		})
-		for _, r := range fs.Records() {
-			out = append(out, string(r.Value))
-		}
+	for _, r := range readAll(t, addr, topic, want, iso) {
+		out = append(out, string(r.Value))
 	}
-	for len(out) < want && ctx.Err() == nil {
-		add(cl.PollFetches(ctx))
-	}
-	short, cancel2 := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel2()
-	add(cl.PollFetches(short))
 	return out
 }
 
