@@ -66,84 +66,28 @@ func TestConsumerGroup848SplitLeaveTakeOver(t *testing.T) {
 		{"range", "range", kgo.Balancers(kgo.RangeBalancer())},
 	} {
 		t.Run(bal.name, func(t *testing.T) {
-			b := brokertest.Start(t)
-			addr := b.Addr()
-			prod := client(t, addr)
-			adm := kadm.NewClient(prod)
-			topic, group := "split848-"+bal.name, "g848-"+bal.name
-			createTopic(t, adm, topic, 6, nil)
-
-			a := groupConsumer(t, addr, group, topic, bal.opt, kgo.ServerSideBalancer())
-			defer a.Close()
-			bc := groupConsumer(t, addr, group, topic, bal.opt, kgo.ServerSideBalancer())
-			closedB := false
-			defer func() {
-				if !closedB {
-					bc.Close()
-				}
-			}()
-			seenA, seenB := map[recKey]bool{}, map[recKey]bool{}
-			deadline := time.Now().Add(45 * time.Second)
-			for {
-				pollInto(t, a, seenA)
-				pollInto(t, bc, seenB)
-				ds, err := adm.DescribeConsumerGroups(ctxT(t), group)
-				if err == nil && stableSplit(2, 3)(ds[group]) {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the two consumers never got 3 partitions each: %+v", ds[group])
+			// A short heartbeat interval: members learn of new
+			// assignments on their next heartbeat.
+			b := brokertest.Start(t, brokertest.Property("group.consumer.heartbeat.interval.ms", "500"))
+			adm := kadm.NewClient(client(t, b.Addr()))
+			group := "g848-" + bal.name
+			members := func(n, each int) func() bool {
+				return func() bool {
+					ds, err := adm.DescribeConsumerGroups(ctxT(t), group)
+					return err == nil && stableSplit(n, each)(ds[group])
 				}
 			}
-			d := waitConsumerGroup(t, adm, group, stableSplit(2, 3))
-			if d.AssignorName != bal.assignor || d.Epoch != d.AssignmentEpoch || d.Members[0].ClientID != "sluice-test" || d.Members[0].MemberType != 1 {
-				t.Fatalf("describe: %+v", d)
-			}
-			lg, err := adm.ListGroupsByType(ctxT(t), []string{"consumer"})
-			if err != nil || len(lg) != 1 || lg[group].State != "Stable" {
-				t.Fatalf("list consumer groups: %v %+v", err, lg)
-			}
-			produceN(t, prod, topic, 300)
-			union := map[recKey]bool{}
-			for len(union) < 300 {
-				if pollInto(t, a, seenA)+pollInto(t, bc, seenB) > 0 {
-					t.Fatal("a consumer read a record twice")
+			opts := []kgo.Opt{bal.opt, kgo.ServerSideBalancer()}
+			splitLeaveTakeOver(t, b.Addr(), "split848-"+bal.name, group, opts, members(2, 3), members(1, 6), func() {
+				d := waitConsumerGroup(t, adm, group, stableSplit(2, 3))
+				if d.AssignorName != bal.assignor || d.Epoch != d.AssignmentEpoch || d.Members[0].ClientID != "sluice-test" || d.Members[0].MemberType != 1 {
+					t.Fatalf("describe: %+v", d)
 				}
-				for k := range seenA {
-					union[k] = true
+				lg, err := adm.ListGroupsByType(ctxT(t), []string{"consumer"})
+				if err != nil || len(lg) != 1 || lg[group].State != "Stable" {
+					t.Fatalf("list consumer groups: %v %+v", err, lg)
 				}
-				for k := range seenB {
-					union[k] = true
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("consumed %d of 300 records", len(union))
-				}
-			}
-			if len(seenA) == 0 || len(seenB) == 0 || len(seenA)+len(seenB) != 300 {
-				t.Fatalf("the consumers did not split the topic: a read %d, b read %d", len(seenA), len(seenB))
-			}
-			commit(t, a)
-			commit(t, bc)
-			bc.Close() // leaves with epoch -1
-			closedB = true
-
-			waitConsumerGroup(t, adm, group, stableSplit(1, 6))
-			produceN(t, prod, topic, 300)
-			after := map[recKey]bool{}
-			deadline = time.Now().Add(30 * time.Second)
-			for len(after) < 300 {
-				if dups := pollInto(t, a, after); dups > 0 {
-					t.Fatalf("%d records read twice after the takeover", dups)
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("after the leave, a read %d of the 300 new records", len(after))
-				}
-			}
-			for k := range after {
-				if union[k] {
-					t.Fatalf("record %+v of the first round, committed, was read again", k)
-				}
-			}
+			})
 		})
 	}
 }

@@ -110,88 +110,109 @@ func TestGroupSplitLeaveAndTakeOver(t *testing.T) {
 	} {
 		t.Run(bal.name, func(t *testing.T) {
 			b := brokertest.Start(t)
-			addr := b.Addr()
-			prod := client(t, addr)
-			adm := kadm.NewClient(prod)
-			topic, group := "split-"+bal.name, "g-"+bal.name
-			createTopic(t, adm, topic, 6, nil)
-
-			a := groupConsumer(t, addr, group, topic, bal.opt)
-			defer a.Close()
-			bc := groupConsumer(t, addr, group, topic, bal.opt)
-			closedB := false
-			defer func() {
-				if !closedB {
-					bc.Close()
-				}
-			}()
-			seenA, seenB := map[recKey]bool{}, map[recKey]bool{}
-			// Both members join and each gets 3 partitions (the
-			// cooperative protocol needs a second rebalance to hand
-			// revoked partitions over, which polling drives).
-			deadline := time.Now().Add(45 * time.Second)
-			for {
-				pollInto(t, a, seenA)
-				pollInto(t, bc, seenB)
-				ds, err := adm.DescribeGroups(ctxT(t), group)
-				if err == nil {
-					d := ds[group]
-					if d.State == "Stable" && len(d.Members) == 2 && assignedCount(d.Members[0]) == 3 && assignedCount(d.Members[1]) == 3 {
-						break
+			adm := kadm.NewClient(client(t, b.Addr()))
+			group := "g-" + bal.name
+			// split: each member owns 3 partitions (the cooperative
+			// protocol needs a second rebalance to hand revoked
+			// partitions over, which the scenario's polling drives).
+			members := func(n, each int) func() bool {
+				return func() bool {
+					ds, err := adm.DescribeGroups(ctxT(t), group)
+					if err != nil || ds[group].State != "Stable" || len(ds[group].Members) != n {
+						return false
 					}
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the two consumers never got 3 partitions each")
-				}
-			}
-			produceN(t, prod, topic, 300)
-			union := map[recKey]bool{}
-			for len(union) < 300 {
-				if pollInto(t, a, seenA)+pollInto(t, bc, seenB) > 0 {
-					t.Fatal("a consumer read a record twice")
-				}
-				for k := range seenA {
-					union[k] = true
-				}
-				for k := range seenB {
-					union[k] = true
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("consumed %d of 300 records", len(union))
+					for _, m := range ds[group].Members {
+						if assignedCount(m) != each {
+							return false
+						}
+					}
+					return true
 				}
 			}
-			if len(seenA) == 0 || len(seenB) == 0 || len(seenA)+len(seenB) != 300 {
-				t.Fatalf("the consumers did not split the topic: a read %d, b read %d", len(seenA), len(seenB))
-			}
-			d := waitGroup(t, adm, group, func(d kadm.DescribedGroup) bool { return true })
-			if d.ProtocolType != "consumer" || d.Protocol != bal.name || d.Members[0].ClientID != "sluice-test" || d.Members[0].ClientHost == "" {
-				t.Fatalf("describe: type %q protocol %q client %q host %q", d.ProtocolType, d.Protocol, d.Members[0].ClientID, d.Members[0].ClientHost)
-			}
-			commit(t, a)
-			commit(t, bc)
-			bc.Close() // leaves the group
-			closedB = true
-
-			waitGroup(t, adm, group, func(d kadm.DescribedGroup) bool {
-				return d.State == "Stable" && len(d.Members) == 1 && assignedCount(d.Members[0]) == 6
+			splitLeaveTakeOver(t, b.Addr(), "split-"+bal.name, group, []kgo.Opt{bal.opt}, members(2, 3), members(1, 6), func() {
+				d := waitGroup(t, adm, group, func(d kadm.DescribedGroup) bool { return true })
+				if d.ProtocolType != "consumer" || d.Protocol != bal.name || d.Members[0].ClientID != "sluice-test" || d.Members[0].ClientHost == "" {
+					t.Fatalf("describe: type %q protocol %q client %q host %q", d.ProtocolType, d.Protocol, d.Members[0].ClientID, d.Members[0].ClientHost)
+				}
 			})
-			produceN(t, prod, topic, 300)
-			after := map[recKey]bool{}
-			deadline = time.Now().Add(30 * time.Second)
-			for len(after) < 300 {
-				if dups := pollInto(t, a, after); dups > 0 {
-					t.Fatalf("%d records read twice after the takeover", dups)
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("after the leave, a read %d of the 300 new records", len(after))
-				}
-			}
-			for k := range after {
-				if union[k] {
-					t.Fatalf("record %+v of the first round, committed, was read again", k)
-				}
-			}
 		})
+	}
+}
+
+// splitLeaveTakeOver is the scenario both group protocols must pass: two
+// consumers (with opts) join group on a new 6-partition topic until split
+// reports each owns 3 partitions, describe checks the group, both read 300
+// records between them with none twice and commit; one leaves, and once
+// alone reports the other owns all 6, that one reads 300 new records, none
+// twice and none of the committed first round.
+func splitLeaveTakeOver(t *testing.T, addr, topic, group string, opts []kgo.Opt, split, alone func() bool, describe func()) {
+	t.Helper()
+	prod := client(t, addr)
+	createTopic(t, kadm.NewClient(prod), topic, 6, nil)
+	a := groupConsumer(t, addr, group, topic, opts...)
+	defer a.Close()
+	bc := groupConsumer(t, addr, group, topic, opts...)
+	closedB := false
+	defer func() {
+		if !closedB {
+			bc.Close()
+		}
+	}()
+	seenA, seenB := map[recKey]bool{}, map[recKey]bool{}
+	deadline := time.Now().Add(45 * time.Second)
+	for !split() {
+		pollInto(t, a, seenA)
+		pollInto(t, bc, seenB)
+		if time.Now().After(deadline) {
+			t.Fatal("the two consumers never got 3 partitions each")
+		}
+	}
+	describe()
+	produceN(t, prod, topic, 300)
+	union := map[recKey]bool{}
+	for len(union) < 300 {
+		if pollInto(t, a, seenA)+pollInto(t, bc, seenB) > 0 {
+			t.Fatal("a consumer read a record twice")
+		}
+		for k := range seenA {
+			union[k] = true
+		}
+		for k := range seenB {
+			union[k] = true
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumed %d of 300 records", len(union))
+		}
+	}
+	if len(seenA) == 0 || len(seenB) == 0 || len(seenA)+len(seenB) != 300 {
+		t.Fatalf("the consumers did not split the topic: a read %d, b read %d", len(seenA), len(seenB))
+	}
+	commit(t, a)
+	commit(t, bc)
+	bc.Close() // leaves the group
+	closedB = true
+
+	deadline = time.Now().Add(30 * time.Second)
+	for !alone() {
+		if time.Now().After(deadline) {
+			t.Fatal("the remaining consumer never got all 6 partitions")
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline
+	}
+	produceN(t, prod, topic, 300)
+	after := map[recKey]bool{}
+	for len(after) < 300 {
+		if dups := pollInto(t, a, after); dups > 0 {
+			t.Fatalf("%d records read twice after the takeover", dups)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the leave, a read %d of the 300 new records", len(after))
+		}
+	}
+	for k := range after {
+		if union[k] {
+			t.Fatalf("record %+v of the first round, committed, was read again", k)
+		}
 	}
 }
 
