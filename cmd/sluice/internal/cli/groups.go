@@ -33,6 +33,21 @@ var (
 // --state matches them case-insensitively as kafka-consumer-groups does.
 var groupStates = []string{"Empty", "Stable", "PreparingRebalance", "CompletingRebalance", "Dead", "Assigning", "Reconciling", "NotReady"}
 
+// openAdminFor is openAdmin for a command that needs the cluster to serve
+// apis: a cluster that lacks one is told apart from kgo's "broker is too
+// old" by requireAPIs.
+func (a *app) openAdminFor(cmd *cobra.Command, apis ...kmsg.Key) (*kadm.Client, context.Context, func(), error) {
+	adm, ctx, done, err := a.openAdmin(cmd)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := a.requireAPIs(ctx, adm, apis...); err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	return adm, ctx, done, nil
+}
+
 // requireAPIs fails with ErrUnsupported, naming the missing requests, when
 // a broker of the cluster does not serve one of keys: without it kgo fails
 // deep inside the command with "broker is too old".
@@ -53,7 +68,7 @@ func (a *app) requireAPIs(ctx context.Context, adm *kadm.Client, keys ...kmsg.Ke
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("the cluster does not serve %s, so consumer groups are %w; run this against brokers with a group coordinator (Kafka 2.4+, or a Sluice broker that has one): %w",
+		return fmt.Errorf("the cluster does not serve %s, which this command needs (%w); run it against brokers that do (Kafka 2.4+ for groups, 3.0+ for transactions, or a Sluice broker): %w",
 			strings.Join(missing, ", "), ErrUnsupported, kerr.UnsupportedVersion)
 	}
 	return nil
@@ -111,14 +126,11 @@ func (a *app) groupsListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			adm, ctx, done, err := a.openAdmin(cmd)
+			adm, ctx, done, err := a.openAdminFor(cmd, kmsg.ListGroups)
 			if err != nil {
 				return err
 			}
 			defer done()
-			if err := a.requireAPIs(ctx, adm, kmsg.ListGroups); err != nil {
-				return err
-			}
 			lgs, err := adm.ListGroups(ctx, want...)
 			if err != nil {
 				return a.explain(fmt.Errorf("listing groups: %w", err))
@@ -322,14 +334,11 @@ between them and the member that owns it, like kafka-consumer-groups
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			adm, ctx, done, err := a.openAdmin(cmd)
+			adm, ctx, done, err := a.openAdminFor(cmd, kmsg.DescribeGroups, kmsg.OffsetFetch, kmsg.ListOffsets)
 			if err != nil {
 				return err
 			}
 			defer done()
-			if err := a.requireAPIs(ctx, adm, kmsg.DescribeGroups, kmsg.OffsetFetch, kmsg.ListOffsets); err != nil {
-				return err
-			}
 			var (
 				descs []groupDescription
 				errs  []error
@@ -423,14 +432,11 @@ running consumers (state Empty) can be deleted.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			adm, ctx, done, err := a.openAdmin(cmd)
+			adm, ctx, done, err := a.openAdminFor(cmd, kmsg.DeleteGroups)
 			if err != nil {
 				return err
 			}
 			defer done()
-			if err := a.requireAPIs(ctx, adm, kmsg.DeleteGroups); err != nil {
-				return err
-			}
 			resps, err := adm.DeleteGroups(ctx, args...)
 			if err != nil && resps == nil {
 				return a.explain(fmt.Errorf("deleting groups: %w", err))
@@ -703,14 +709,11 @@ consumers (state Empty, or not exist yet).`,
 				// The same lookup as --to-datetime, from now minus d.
 				mode.flag, mode.datetime = "to-datetime", time.Now().Add(-d).UnixMilli()
 			}
-			adm, ctx, done, err := a.openAdmin(cmd)
+			adm, ctx, done, err := a.openAdminFor(cmd, kmsg.DescribeGroups, kmsg.OffsetFetch, kmsg.OffsetCommit, kmsg.ListOffsets)
 			if err != nil {
 				return err
 			}
 			defer done()
-			if err := a.requireAPIs(ctx, adm, kmsg.DescribeGroups, kmsg.OffsetFetch, kmsg.OffsetCommit, kmsg.ListOffsets); err != nil {
-				return err
-			}
 			plan, err := a.planReset(ctx, adm, group, topics, allTopics, mode)
 			if err != nil {
 				return err
@@ -904,14 +907,11 @@ subscribed to.`,
 			if group == "" || len(topics) == 0 {
 				return fmt.Errorf("%w: give --group GROUP and at least one --topic TOPIC[:p,...]", ErrUsage)
 			}
-			adm, ctx, done, err := a.openAdmin(cmd)
+			adm, ctx, done, err := a.openAdminFor(cmd, kmsg.OffsetDelete)
 			if err != nil {
 				return err
 			}
 			defer done()
-			if err := a.requireAPIs(ctx, adm, kmsg.OffsetDelete); err != nil {
-				return err
-			}
 			set, err := a.resolvePartitions(ctx, adm, topics)
 			if err != nil {
 				return err

@@ -66,14 +66,11 @@ func (a *app) transactionsListCmd() *cobra.Command {
 					want = append(want, txnStates[i])
 				}
 			}
-			adm, ctx, done, err := a.openAdmin(cmd)
+			adm, ctx, done, err := a.openAdminFor(cmd, kmsg.ListTransactions)
 			if err != nil {
 				return err
 			}
 			defer done()
-			if err := a.requireAPIs(ctx, adm, kmsg.ListTransactions); err != nil {
-				return err
-			}
 			ls, err := adm.ListTransactions(ctx, pids, want)
 			if err != nil {
 				return a.explain(fmt.Errorf("listing transactions: %w", err))
@@ -122,14 +119,11 @@ func (a *app) transactionsDescribeCmd() *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			adm, ctx, done, err := a.openAdmin(cmd)
+			adm, ctx, done, err := a.openAdminFor(cmd, kmsg.DescribeTransactions)
 			if err != nil {
 				return err
 			}
 			defer done()
-			if err := a.requireAPIs(ctx, adm, kmsg.DescribeTransactions); err != nil {
-				return err
-			}
 			ds, err := adm.DescribeTransactions(ctx, ids...)
 			if err != nil {
 				return a.explain(fmt.Errorf("describing transactions: %w", err))
