@@ -390,7 +390,7 @@ func storageErr(err error) error {
 // With FlushMessages or FlushMs set, the append that crosses the threshold
 // waits for an fsync that it shares with concurrent appenders.
 func (l *Log) Append(b []byte, leaderEpoch int32) (AppendResult, error) {
-	return l.append(b, leaderEpoch, false)
+	return l.append(b, leaderEpoch, false, nil)
 }
 
 // AppendTrusted appends a batch the broker wrote itself (a transaction
@@ -399,11 +399,20 @@ func (l *Log) Append(b []byte, leaderEpoch int32) (AppendResult, error) {
 // batch, so control batches and any timestamps are accepted. Otherwise it
 // is [Log.Append].
 func (l *Log) AppendTrusted(b []byte, leaderEpoch int32) (AppendResult, error) {
-	return l.append(b, leaderEpoch, true)
+	return l.append(b, leaderEpoch, true, nil)
 }
 
-func (l *Log) append(b []byte, leaderEpoch int32, trusted bool) (AppendResult, error) {
+// append appends b under the append lock, after check (when not nil)
+// accepted it under the same lock, then waits for the fsync the flush
+// settings ask for.
+func (l *Log) append(b []byte, leaderEpoch int32, trusted bool, check func() error) (AppendResult, error) {
 	l.amu.Lock()
+	if check != nil {
+		if err := check(); err != nil {
+			l.amu.Unlock()
+			return AppendResult{LogAppendTime: -1}, err
+		}
+	}
 	res, seq, needSync, err := l.appendLocked(b, leaderEpoch, trusted)
 	l.amu.Unlock()
 	if err != nil {

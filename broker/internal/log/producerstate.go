@@ -11,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -387,26 +385,7 @@ func (l *Log) writeSnapshot() error {
 }
 
 // listSnapshots returns the offsets of the snapshot files, ascending.
-func listSnapshots(dir string) ([]int64, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("log: reading %s: %w", dir, err)
-	}
-	var offs []int64
-	for _, e := range ents {
-		name := e.Name()
-		if !strings.HasSuffix(name, snapshotSuffix) || e.IsDir() {
-			continue
-		}
-		off, err := strconv.ParseInt(strings.TrimSuffix(name, snapshotSuffix), 10, 64)
-		if err != nil || off < 0 {
-			continue
-		}
-		offs = append(offs, off)
-	}
-	sort.Slice(offs, func(i, j int) bool { return offs[i] < offs[j] })
-	return offs, nil
-}
+func listSnapshots(dir string) ([]int64, error) { return listOffsetFiles(dir, snapshotSuffix) }
 
 // deleteSnapshots removes the snapshot files whose offset satisfies drop.
 func (l *Log) deleteSnapshots(drop func(off int64) bool) error {

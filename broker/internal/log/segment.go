@@ -68,7 +68,11 @@ func segName(dir string, base int64, suffix string) string {
 }
 
 // listSegments returns the base offsets of the .log files in dir, sorted.
-func listSegments(dir string) ([]int64, error) {
+func listSegments(dir string) ([]int64, error) { return listOffsetFiles(dir, logSuffix) }
+
+// listOffsetFiles returns, sorted, the offsets named by the files of dir
+// called <offset><suffix> (segments, producer snapshots).
+func listOffsetFiles(dir, suffix string) ([]int64, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("log: reading %s: %w", dir, err)
@@ -76,10 +80,10 @@ func listSegments(dir string) ([]int64, error) {
 	var bases []int64
 	for _, e := range ents {
 		name := e.Name()
-		if !strings.HasSuffix(name, logSuffix) || e.IsDir() {
+		if !strings.HasSuffix(name, suffix) || e.IsDir() {
 			continue
 		}
-		base, err := strconv.ParseInt(strings.TrimSuffix(name, logSuffix), 10, 64)
+		base, err := strconv.ParseInt(strings.TrimSuffix(name, suffix), 10, 64)
 		if err != nil || base < 0 {
 			continue // not ours
 		}

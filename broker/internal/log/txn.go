@@ -125,30 +125,20 @@ func (l *Log) AppendMarker(producerID int64, producerEpoch int16, commit bool, c
 	if err != nil {
 		return AppendResult{LogAppendTime: -1}, fmt.Errorf("log: building marker: %w", err)
 	}
-	l.amu.Lock()
-	if e := l.producers[producerID]; e != nil {
+	return l.append(b, leaderEpoch, true, func() error {
+		e := l.producers[producerID]
 		switch {
+		case e == nil:
+			return nil
 		case producerEpoch < e.epoch:
-			l.amu.Unlock()
-			return AppendResult{LogAppendTime: -1}, fmt.Errorf("%w: %w: marker epoch %d of producer %d is older than the current %d",
+			return fmt.Errorf("%w: %w: marker epoch %d of producer %d is older than the current %d",
 				kerr.InvalidProducerEpoch, ErrStaleProducerEpoch, producerEpoch, producerID, e.epoch)
 		case coordinatorEpoch < e.coordEpoch:
-			l.amu.Unlock()
-			return AppendResult{LogAppendTime: -1}, fmt.Errorf("%w: %w: coordinator epoch %d of producer %d's marker is older than %d",
+			return fmt.Errorf("%w: %w: coordinator epoch %d of producer %d's marker is older than %d",
 				kerr.TransactionCoordinatorFenced, ErrCoordinatorFenced, coordinatorEpoch, producerID, e.coordEpoch)
 		}
-	}
-	res, seq, needSync, err := l.appendLocked(b, leaderEpoch, true)
-	l.amu.Unlock()
-	if err != nil {
-		return res, err
-	}
-	if needSync {
-		if err := l.syncTo(seq); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
+		return nil
+	})
 }
 
 // LastStableOffset returns the partition's last stable offset as far as
