@@ -1,0 +1,390 @@
+package broker_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/broker/brokertest"
+)
+
+// The kafkajs tests run the scripts in testdata/kafkajs (kafkajs 2.2.4, pinned
+// in its package-lock.json; scripts/install-test-deps.sh runs npm ci there)
+// with node against an in-process broker. Each script does what a kafkajs
+// user does and prints one JSON line: facts (what each call returned) and
+// errors (what a call threw). The expected values live here, so a broker
+// that answers wrongly fails the Go test even when kafkajs itself is content.
+
+// kafkajsResult is the one line a script prints.
+type kafkajsResult struct {
+	Facts  map[string]json.RawMessage `json:"facts"`
+	Errors map[string]string          `json:"errors"`
+}
+
+// requireKafkaJS skips (or, with SLUICE_TEST_REQUIRE_CLIENTS, fails) when
+// node or the installed kafkajs package is missing.
+func requireKafkaJS(t *testing.T) {
+	t.Helper()
+	requireTool(t, "node", "--version")
+	requireTool(t, "node", "-e", "require('./testdata/kafkajs/node_modules/kafkajs')")
+}
+
+// runKafkaJS runs script against b with topic and group names starting with
+// prefix and returns its result. It fails the test when the script does not
+// print its JSON line or dies (a fatal error or its own time limit).
+func runKafkaJS(t *testing.T, b *brokertest.Broker, script, prefix string, args ...string) kafkajsResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{script, b.Addr(), prefix}, args...)...)
+	cmd.Dir = "testdata/kafkajs"
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var res kafkajsResult
+	if jerr := json.Unmarshal(out.Bytes(), &res); jerr != nil {
+		t.Fatalf("node %s: %v; stdout is not its JSON line (%v)\nstdout: %s\nstderr: %s", script, err, jerr, out.String(), errb.String())
+	}
+	if err != nil || res.Facts["fatal"] != nil || res.Errors["script"] != "" {
+		t.Fatalf("node %s: %v\nfatal: %s\nerrors: %v\nstderr: %s", script, err, res.Facts["fatal"], res.Errors, errb.String())
+	}
+	if errb.Len() > 0 {
+		t.Logf("kafkajs logged:\n%s", errb.String())
+	}
+	return res
+}
+
+// fact decodes the fact of step into v; it fails the test, and returns
+// false, when the step threw instead.
+func (r kafkajsResult) fact(t *testing.T, step string, v any) bool {
+	t.Helper()
+	if e, ok := r.Errors[step]; ok {
+		t.Errorf("%s: kafkajs threw %s", step, e)
+		return false
+	}
+	raw, ok := r.Facts[step]
+	if !ok {
+		t.Errorf("%s: no result (facts: %v)", step, keys(r.Facts))
+		return false
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Errorf("%s: decoding %s: %v", step, raw, err)
+		return false
+	}
+	return true
+}
+
+// expect checks that step's fact equals want, compared as JSON values.
+func (r kafkajsResult) expect(t *testing.T, step string, want any) {
+	t.Helper()
+	var got any
+	if !r.fact(t, step, &got) {
+		return
+	}
+	wantJSON, err := json.Marshal(want)
+	if err != nil {
+		t.Fatalf("%s: %v", step, err)
+	}
+	var w any
+	if err := json.Unmarshal(wantJSON, &w); err != nil {
+		t.Fatalf("%s: %v", step, err)
+	}
+	if !reflect.DeepEqual(got, w) {
+		gotJSON, _ := json.Marshal(got)
+		t.Errorf("%s:\n got  %s\n want %s", step, gotJSON, wantJSON)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func TestKafkaJSAdmin(t *testing.T) {
+	requireKafkaJS(t)
+	t.Parallel()
+	b := brokertest.Start(t)
+	r := runKafkaJS(t, b, "admin.js", "kjs")
+
+	r.expect(t, "createTopics", true)
+	r.expect(t, "createTopicsAgain", false) // TOPIC_ALREADY_EXISTS, which kafkajs turns into false
+	r.expect(t, "listTopics", []string{"kjs-a", "kjs-b"})
+	type meta struct {
+		Name       string `json:"name"`
+		Partitions []int  `json:"partitions"`
+		Leaders    []int  `json:"leaders"`
+		Replicas   []int  `json:"replicas"`
+		ISR        []int  `json:"isr"`
+	}
+	var ms []meta
+	if r.fact(t, "fetchTopicMetadata", &ms) {
+		sort.Slice(ms, func(i, j int) bool { return ms[i].Name < ms[j].Name })
+		want := []meta{{"kjs-a", []int{0, 1, 2}, []int{1}, []int{1, 1, 1}, []int{1, 1, 1}}, {"kjs-b", []int{0}, []int{1}, []int{1}, []int{1}}}
+		if !reflect.DeepEqual(ms, want) {
+			t.Errorf("fetchTopicMetadata: got %+v, want %+v", ms, want)
+		}
+	}
+	r.expect(t, "createPartitions", true)
+	r.expect(t, "metadataAfterCreatePartitions", []meta{{"kjs-a", []int{0, 1, 2, 3}, []int{1}, []int{1, 1, 1, 1}, []int{1, 1, 1, 1}}})
+	r.expect(t, "describeConfigs", map[string]any{
+		"errorCode": 0,
+		"configs":   map[string]string{"cleanup.policy": "delete", "max.message.bytes": "200000", "retention.ms": "3600000"},
+		"isDefault": map[string]bool{"cleanup.policy": true, "max.message.bytes": false, "retention.ms": false},
+		// 1 = DYNAMIC_TOPIC_CONFIG, 5 = DEFAULT_CONFIG
+		"source": map[string]int{"cleanup.policy": 5, "max.message.bytes": 1, "retention.ms": 1},
+	})
+	var all struct {
+		Count             int      `json:"count"`
+		HasSegmentBytes   bool     `json:"hasSegmentBytes"`
+		RetentionSynonyms []string `json:"retentionSynonyms"`
+	}
+	if r.fact(t, "describeAllConfigs", &all) && (all.Count < 10 || !all.HasSegmentBytes || len(all.RetentionSynonyms) == 0 || all.RetentionSynonyms[0] != "retention.ms") {
+		t.Errorf("describeAllConfigs: %+v, want every topic config and the synonyms of retention.ms starting with the topic's own", all)
+	}
+	r.expect(t, "alterConfigs", []map[string]any{{"errorCode": 0, "name": "kjs-a"}})
+	// AlterConfigs replaces the whole config: max.message.bytes is back to its default.
+	r.expect(t, "describeConfigsAfterAlter", map[string]any{
+		"configs":   map[string]string{"max.message.bytes": "1048588", "retention.ms": "7200000"},
+		"isDefault": map[string]bool{"max.message.bytes": true, "retention.ms": false},
+	})
+	r.expect(t, "produce", 4)
+	type off struct {
+		P      int    `json:"p"`
+		High   string `json:"high,omitempty"`
+		Low    string `json:"low,omitempty"`
+		Offset string `json:"offset"`
+	}
+	offsets := func(high, low, offset [4]string) []off {
+		var os []off
+		for p := range 4 {
+			os = append(os, off{p, high[p], low[p], offset[p]})
+		}
+		return os
+	}
+	r.expect(t, "fetchTopicOffsets", offsets([4]string{"10", "10", "10", "10"}, [4]string{"0", "0", "0", "0"}, [4]string{"10", "10", "10", "10"}))
+	r.expect(t, "fetchTopicOffsetsByTimestamp", offsets([4]string{}, [4]string{}, [4]string{"5", "5", "5", "5"}))
+	r.expect(t, "fetchTopicOffsetsByTimestampMiddle", offsets([4]string{}, [4]string{}, [4]string{"5", "5", "5", "5"}))
+	r.expect(t, "fetchTopicOffsetsByTimestampFuture", offsets([4]string{}, [4]string{}, [4]string{"10", "10", "10", "10"}))
+	r.expect(t, "deleteTopicRecords", true)
+	// Partition 0 deleted below 4, partition 1 below the high watermark (-1).
+	r.expect(t, "offsetsAfterDeleteRecords", offsets([4]string{"10", "10", "10", "10"}, [4]string{"4", "10", "0", "0"}, [4]string{"10", "10", "10", "10"}))
+	r.expect(t, "setOffsets", true)
+	r.expect(t, "fetchOffsetsAfterSet", []any{map[string]any{"topic": "kjs-a", "offsets": []string{"5", "10", "7", "8"}}})
+	// The consumer starts at the offsets set; partition 1 is at its end.
+	r.expect(t, "consume", map[string]any{"first": []any{5, nil, 7, 8}, "last": []any{9, nil, 9, 9}})
+	r.expect(t, "listGroups", []map[string]string{{"groupId": "kjs-g", "protocolType": "consumer"}})
+	group := func(state, protocol, protocolType string, members int, clientIDs []string) []map[string]any {
+		return []map[string]any{{"groupId": "kjs-g", "state": state, "protocolType": protocolType, "protocol": protocol,
+			"members": members, "clientIds": clientIDs, "errorCode": 0}}
+	}
+	r.expect(t, "describeGroupsStable", group("Stable", "RoundRobinAssigner", "consumer", 1, []string{"kjs"}))
+	r.expect(t, "consumerDisconnect", true)
+	r.expect(t, "describeGroupsEmpty", group("Empty", "", "consumer", 0, []string{}))
+	r.expect(t, "fetchOffsets", []any{map[string]any{"topic": "kjs-a", "offsets": []string{"10", "10", "10", "10"}}})
+	r.expect(t, "resetOffsetsEarliest", true)
+	// kafkajs commits the logical offset -2 (earliest) as it is.
+	r.expect(t, "fetchOffsetsAfterReset", []any{map[string]any{"topic": "kjs-a", "offsets": []string{"-2", "-2", "-2", "-2"}}})
+	r.expect(t, "deleteGroups", []map[string]any{{"groupId": "kjs-g", "errorCode": 0}})
+	r.expect(t, "describeGroupsDeleted", group("Dead", "", "", 0, []string{}))
+	r.expect(t, "listGroupsAfterDelete", []any{})
+	r.expect(t, "fetchOffsetsAfterDelete", []any{map[string]any{"topic": "kjs-a", "offsets": []string{"-1", "-1", "-1", "-1"}}})
+	r.expect(t, "deleteTopics", true)
+	r.expect(t, "listTopicsAfterDelete", []string{"kjs-b"})
+}
+
+func TestKafkaJSProduce(t *testing.T) {
+	requireKafkaJS(t)
+	t.Parallel()
+	b := brokertest.Start(t)
+	r := runKafkaJS(t, b, "produce.js", "kjs")
+	const n = 30
+	r.expect(t, "createTopics", true)
+	type meta struct {
+		Topic string `json:"topic"`
+		P     int    `json:"p"`
+		Err   int    `json:"err"`
+		Base  string `json:"base"`
+	}
+	r.expect(t, "send-none", []meta{{"kjs-p1", 0, 0, "0"}})
+	r.expect(t, "send-gzip", []meta{{"kjs-p1", 0, 0, "30"}})
+	batchMeta := func(p0, others int) []meta {
+		var ms []meta
+		for _, topic := range []string{"kjs-p1", "kjs-p2"} {
+			for p := range 3 {
+				base := others
+				if topic == "kjs-p1" && p == 0 {
+					base = p0
+				}
+				ms = append(ms, meta{topic, p, 0, fmt.Sprint(base)})
+			}
+		}
+		return ms
+	}
+	r.expect(t, "sendBatch-none", batchMeta(2*n, 0))
+	r.expect(t, "sendBatch-gzip", batchMeta(3*n, n))
+	r.expect(t, "consume", 2*n+2*2*3*n)
+
+	type partition struct {
+		Count             int      `json:"count"`
+		OffsetsContiguous bool     `json:"offsetsContiguous"`
+		Values            []string `json:"values"`
+		KeysOK            bool     `json:"keysOk"`
+		HeadersOK         bool     `json:"headersOk"`
+	}
+	var got map[string]partition
+	if !r.fact(t, "readBack", &got) {
+		return
+	}
+	values := func(t, p int, codecs ...string) []string {
+		var vs []string
+		for _, c := range codecs {
+			for i := range n {
+				vs = append(vs, fmt.Sprintf("%s/%d/%d/%d", c, t, p, i))
+			}
+		}
+		return vs
+	}
+	want := map[string][]string{}
+	for ti := range 2 {
+		for p := range 3 {
+			codecs := []string{"none-batch", "gzip-batch"}
+			if ti == 0 && p == 0 {
+				codecs = append([]string{"none", "gzip"}, codecs...)
+			}
+			want[fmt.Sprintf("kjs-p%d/%d", ti+1, p)] = values(ti, p, codecs...)
+		}
+	}
+	if !reflect.DeepEqual(keys(got), keys(want)) {
+		t.Fatalf("read partitions %v, want %v", keys(got), keys(want))
+	}
+	for k, w := range want {
+		g := got[k]
+		if !reflect.DeepEqual(g.Values, w) || g.Count != len(w) {
+			t.Errorf("%s: read %d values %q..., want %d in produce order", k, g.Count, g.Values[:min(3, len(g.Values))], len(w))
+		}
+		if !g.OffsetsContiguous || !g.KeysOK || !g.HeadersOK {
+			t.Errorf("%s: offsets contiguous from 0 %v, keys %v, headers %v; want all true", k, g.OffsetsContiguous, g.KeysOK, g.HeadersOK)
+		}
+	}
+}
+
+// TestKafkaJSGroup: two kafkajs consumers split a 6-partition topic; when
+// one leaves, the other resumes its partitions at its auto-committed
+// offsets, losing and repeating nothing.
+func TestKafkaJSGroup(t *testing.T) {
+	requireKafkaJS(t)
+	t.Parallel()
+	const per = 50
+	b := brokertest.Start(t)
+	r := runKafkaJS(t, b, "group.js", "kjs", fmt.Sprint(per))
+	r.expect(t, "createTopics", true)
+	var split struct{ A, B []int }
+	if r.fact(t, "split", &split) {
+		all := append(append([]int{}, split.A...), split.B...)
+		sort.Ints(all)
+		if len(split.A) == 0 || len(split.B) == 0 || !reflect.DeepEqual(all, []int{0, 1, 2, 3, 4, 5}) {
+			t.Errorf("split: A %v, B %v; want both non-empty, together each of the 6 partitions once", split.A, split.B)
+		}
+	}
+	r.expect(t, "phase1", true)
+	r.expect(t, "disconnectA", true)
+	r.expect(t, "takeover", []int{0, 1, 2, 3, 4, 5})
+	r.expect(t, "phase2", true)
+	r.expect(t, "committed", []int{2 * per, 2 * per, 2 * per, 2 * per, 2 * per, 2 * per})
+
+	var reads map[string][][3]any
+	if !r.fact(t, "reads", &reads) {
+		return
+	}
+	owner := map[int]string{}
+	for _, p := range split.A {
+		owner[p] = "A"
+	}
+	for _, p := range split.B {
+		owner[p] = "B"
+	}
+	// Every record is read exactly once, in offset order per partition:
+	// phase 1 by the owner of the partition, phase 2 by B.
+	next := map[int]int{}
+	for _, name := range []string{"A", "B"} {
+		for _, rd := range reads[name] {
+			p, o, v := int(rd[0].(float64)), int(rd[1].(float64)), rd[2].(string)
+			phase := 1 + o/per
+			if want := fmt.Sprintf("%d:%d:%d", phase, p, o%per); v != want {
+				t.Fatalf("%s read %q at %d/%d, want %q", name, v, p, o, want)
+			}
+			if phase == 1 && owner[p] != name || phase == 2 && name != "B" {
+				t.Errorf("%s read %d/%d (phase %d); partition %d was %s's", name, p, o, phase, p, owner[p])
+			}
+			if o != next[p] {
+				t.Errorf("%s read %d/%d, want offset %d next (a gap is a lost record, a step back a repeat)", name, p, o, next[p])
+			}
+			next[p] = o + 1
+		}
+	}
+	for p := range 6 {
+		if next[p] != 2*per {
+			t.Errorf("partition %d read up to %d, want %d", p, next[p], 2*per)
+		}
+	}
+}
+
+// TestKafkaJSTransactions: the idempotent producer and transactions
+// (commit, abort, consume-transform-produce with sendOffsets), read back
+// with readUncommitted false and true.
+func TestKafkaJSTransactions(t *testing.T) {
+	requireKafkaJS(t)
+	t.Parallel()
+	const n = 20
+	b := brokertest.Start(t)
+	r := runKafkaJS(t, b, "txn.js", "kjs")
+	r.expect(t, "createTopics", true)
+	r.expect(t, "idempotentSend", true)
+	r.expect(t, "idempotentSendBatch", true)
+	seq := func(format string, from, to int, args ...any) []string {
+		var vs []string
+		for i := from; i < to; i++ {
+			vs = append(vs, fmt.Sprintf(format, append(args, i)...))
+		}
+		return vs
+	}
+	r.expect(t, "idempotentRead", map[string][]string{
+		"kjs-idem/0": seq("0:%d", 0, 2*n), "kjs-idem/1": seq("1:%d", 0, 2*n), "kjs-idem/2": seq("2:%d", 0, 2*n),
+	})
+	r.expect(t, "txnCommit", true)
+	r.expect(t, "txnAbort", true)
+	r.expect(t, "txnCommit2", true)
+	r.expect(t, "ctpInput", true)
+	r.expect(t, "ctp", 1) // one aborted consume-transform-produce transaction
+	r.expect(t, "ctpOffsets", []int{n, n})
+	txn := func(p int, tags ...string) []string {
+		count := map[string]int{"c1": 5, "c1b": 2, "a1": 4, "c2": 3}
+		var vs []string
+		for _, tag := range tags {
+			vs = append(vs, seq("%s:%d:%d", 0, count[tag], tag, p)...)
+		}
+		return vs
+	}
+	r.expect(t, "readCommitted", map[string][]string{
+		"kjs-txn/0": txn(0, "c1", "c1b", "c2"), "kjs-txn/1": txn(1, "c1", "c1b", "c2"),
+		"kjs-out/0": seq("IN:0:%d", 0, n), "kjs-out/1": seq("IN:1:%d", 0, n),
+	})
+	// read_uncommitted also returns the aborted records, as Kafka does.
+	r.expect(t, "readUncommitted", map[string][]string{
+		"kjs-txn/0": txn(0, "c1", "c1b", "a1", "c2"), "kjs-txn/1": txn(1, "c1", "c1b", "a1", "c2"),
+	})
+	if t.Failed() {
+		t.Logf("errors: %v", strings.Join(keys(r.Errors), ", "))
+	}
+}
