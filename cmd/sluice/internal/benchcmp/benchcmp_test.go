@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ func TestParseFlags(t *testing.T) {
 	if o.records != defaultRecords || o.e2eDuration != defaultE2EDuration || o.partitions != 6 || o.recordSize != 1024 {
 		t.Fatalf("defaults: %+v", o)
 	}
-	if got := o.targets(); len(got) != 2 || got[0] != targetSluice || got[1] != targetKfake {
+	if got := o.targets(); len(got) != 3 || got[0] != targetSluice || got[1] != targetKfake || got[2] != targetNull {
 		t.Fatalf("targets = %v", got)
 	}
 	o, err = parseFlags([]string{"-records", "10", "-e2e-duration", "1s", "-only", "kfake"}, io.Discard)
@@ -369,12 +370,61 @@ func tableRows(t *testing.T, out string) map[string][]string {
 		for i := range cells {
 			cells[i] = strings.TrimSpace(cells[i])
 		}
-		if len(cells) != 6 {
+		// 6 cells in the main table, 4 in the client's-ceiling one.
+		if len(cells) != 6 && len(cells) != 4 {
 			t.Fatalf("row with %d cells: %q", len(cells), line)
 		}
 		rs[cells[0]] = cells[1:]
 	}
 	return rs
+}
+
+// TestCeilingRows checks the client's-ceiling table: null/kfake bounds
+// every Sluice/kfake ratio, Sluice/null says how close Sluice is to it.
+func TestCeilingRows(t *testing.T) {
+	res := results(300, 100, 250, 100, time.Millisecond, time.Millisecond)
+	if cs := ceilingRows(res); cs != nil {
+		t.Fatalf("ceiling rows without a null measurement: %+v", cs)
+	}
+	res[targetNull] = &targetResult{name: targetNull, produce: &perf.ProduceResult{MBPerSec: 400}}
+	cs := ceilingRows(res)
+	want := []ceilingRow{
+		{mode: "plain (not idempotent)", null: "400.0", nullPerKfake: "4.00x", sluicePerNull: "0.75x"},
+		// The null broker's idempotent phase failed: nothing to compare.
+		{mode: "idempotent", null: na, nullPerKfake: na, sluicePerNull: na},
+	}
+	if len(cs) != len(want) || cs[0] != want[0] || cs[1] != want[1] {
+		t.Fatalf("ceiling rows %+v, want %+v", cs, want)
+	}
+}
+
+// TestRunNull runs the whole program against the null broker alone: the
+// produce phases run and fill the ceiling table, the phases that read
+// back are not run and the main table shows nothing for them.
+func TestRunNull(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := mainErr(context.Background(), smallRun(t.TempDir(), "-only", "null"), &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\nstderr:\n%s", err, stderr.String())
+	}
+	rs := tableRows(t, stdout.String())
+	for _, mode := range []string{"plain (not idempotent)", "idempotent"} {
+		r, ok := rs[mode]
+		if !ok || r[0] == na {
+			t.Fatalf("ceiling row %q: %q\n%s", mode, r, stdout.String())
+		}
+		if v, err := strconv.ParseFloat(r[0], 64); err != nil || v <= 0 {
+			t.Errorf("ceiling row %q: null MB/s %q", mode, r[0])
+		}
+	}
+	for _, metric := range []string{"consume MB/s", "e2e p99", rowTxnMB(500)} {
+		if r := rs[metric]; r[0] != na || r[1] != na {
+			t.Errorf("%s: cells %q, want nothing measured", metric, r)
+		}
+	}
+	if strings.Contains(stderr.String(), "consume") {
+		t.Errorf("the null broker ran a consume phase:\n%s", stderr.String())
+	}
 }
 
 // TestDropTopic checks on both brokers that the topic of a finished phase

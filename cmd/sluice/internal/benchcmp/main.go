@@ -13,6 +13,12 @@
 // of the request path Sluice has made cheap; the disk's fdatasync
 // bandwidth is the other yardstick, the rate a durable log could reach.
 //
+// A third target, the null broker (nullbroker.go), acknowledges produce
+// requests without keeping anything; it runs the produce phases only, and
+// its figures are the client's ceiling in this process: no broker can
+// show a higher produce rate here, so no ratio against kfake can exceed
+// null/kfake.
+//
 // Progress goes to stderr, the table to stdout. The exit status is
 // non-zero when a phase fails (a broker that does not start, a produce or
 // consume that errors or stops short), never because a target is missed:
@@ -20,7 +26,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/sluice/internal/benchcmp [-records N] [-mode-records N] [-txn-records N] [-e2e-duration D] [-only sluice|kfake] [-cpuprofile FILE [-profile-phase produce]]
+//	go run ./cmd/sluice/internal/benchcmp [-records N] [-mode-records N] [-txn-records N] [-e2e-duration D] [-only sluice|kfake|null] [-cpuprofile FILE [-profile-phase produce]]
 //
 // With -cpuprofile the CPU profile covers the Sluice plain produce and
 // consume phases (-profile-phase produce: the plain produce alone);
@@ -91,8 +97,10 @@ func (o *options) targets() []string {
 		return []string{targetSluice}
 	case targetKfake:
 		return []string{targetKfake}
+	case targetNull:
+		return []string{targetNull}
 	default:
-		return []string{targetSluice, targetKfake}
+		return []string{targetSluice, targetKfake, targetNull}
 	}
 }
 
@@ -112,7 +120,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.e2eDuration, "e2e-duration", defaultE2EDuration, "how long the end-to-end latency phase offers load")
 	fs.DurationVar(&o.warmup, "warmup", defaultWarmup, "unmeasured produce load on a separate topic before measuring (0 skips it)")
 	fs.DurationVar(&o.phaseLimit, "phase-timeout", defaultPhaseLimit, "a phase that takes longer fails")
-	fs.StringVar(&o.only, "only", "", "measure only this broker: sluice or kfake")
+	fs.StringVar(&o.only, "only", "", "measure only this broker: sluice, kfake or null (the client's ceiling)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the Sluice produce and consume phases to this file (samples labelled side=broker|client)")
 	fs.StringVar(&o.dir, "dir", os.TempDir(), "directory on the disk to measure; the data dir and dd's test file go in it")
 	fs.IntVar(&o.diskMiB, "disk-mib", defaultDiskMiB, "MiB dd writes to measure the disk (0 skips the disk measurement)")
@@ -134,9 +142,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("%w: -e2e-rate and -e2e-duration must be > 0", errUsage)
 	case o.warmup < 0 || o.phaseLimit <= 0 || o.diskMiB < 0:
 		return nil, fmt.Errorf("%w: -warmup, -disk-mib must be >= 0 and -phase-timeout > 0", errUsage)
-	case o.only != "" && o.only != targetSluice && o.only != targetKfake:
-		return nil, fmt.Errorf("%w: -only must be %s or %s, not %q", errUsage, targetSluice, targetKfake, o.only)
-	case o.cpuProfile != "" && o.only == targetKfake:
+	case o.only != "" && o.only != targetSluice && o.only != targetKfake && o.only != targetNull:
+		return nil, fmt.Errorf("%w: -only must be %s, %s or %s, not %q", errUsage, targetSluice, targetKfake, targetNull, o.only)
+	case o.cpuProfile != "" && (o.only == targetKfake || o.only == targetNull):
 		return nil, fmt.Errorf("%w: -cpuprofile profiles the Sluice phases; it cannot go with -only kfake", errUsage)
 	}
 	o.profileProduceOnly = profilePhase == "produce"

@@ -208,11 +208,21 @@ func writeReport(w io.Writer, e env, o *options, disk *diskResult, results map[s
 	for _, r := range rows(results, disk, o.txnRecords) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.metric, r.sluice, r.kfake, r.ratio, r.target, r.met)
 	}
+	if cs := ceilingRows(results); cs != nil {
+		fmt.Fprintf(w, "\nThe client's ceiling: the same producer against the null broker, which acknowledges every\n")
+		fmt.Fprintf(w, "produce request at once and keeps nothing. No broker measured in this process can exceed it,\n")
+		fmt.Fprintf(w, "so no Sluice/kfake ratio can exceed null/kfake.\n\n")
+		fmt.Fprintln(w, "| produce mode | null MB/s | null/kfake | Sluice/null |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|")
+		for _, c := range cs {
+			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.mode, c.null, c.nullPerKfake, c.sluicePerNull)
+		}
+	}
 	if r := results[targetKfake]; r != nil && r.noTxn {
 		fmt.Fprintf(w, "\n%s: kfake at this version does not serve transactions (InitProducerId with a transactional id).\n", unsupported)
 	}
 	var failed []string
-	for _, name := range []string{targetSluice, targetKfake} {
+	for _, name := range []string{targetSluice, targetKfake, targetNull} {
 		if r := results[name]; r != nil {
 			for _, err := range r.errs {
 				failed = append(failed, err.Error())
@@ -225,6 +235,41 @@ func writeReport(w io.Writer, e env, o *options, disk *diskResult, results map[s
 			fmt.Fprintf(w, "- %s\n", f)
 		}
 	}
+}
+
+// ceilingRow is one line of the client's-ceiling table.
+type ceilingRow struct {
+	mode, null, nullPerKfake, sluicePerNull string
+}
+
+// ceilingRows compares the produce rates with the null broker's, or
+// returns nil when the null broker was not measured.
+func ceilingRows(results map[string]*targetResult) []ceilingRow {
+	n := results[targetNull]
+	if n == nil {
+		return nil
+	}
+	ratio := func(a, b float64, aok, bok bool) string {
+		if !aok || !bok || b <= 0 {
+			return na
+		}
+		return fmt.Sprintf("%.2fx", a/b)
+	}
+	var out []ceilingRow
+	for _, m := range []struct {
+		mode string
+		get  metric
+	}{{"plain (not idempotent)", produceMB}, {"idempotent", idemMB}} {
+		nv, nok := m.get(n)
+		kv, kok := m.get(results[targetKfake])
+		sv, sok := m.get(results[targetSluice])
+		c := ceilingRow{mode: m.mode, null: na, nullPerKfake: ratio(nv, kv, nok, kok), sluicePerNull: ratio(sv, nv, sok, nok)}
+		if nok {
+			c.null = fmt.Sprintf("%.1f", nv)
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // parseCPUModel returns the first "model name" of a /proc/cpuinfo text,

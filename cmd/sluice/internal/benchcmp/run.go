@@ -62,7 +62,12 @@ type targetResult struct {
 // transactional phase. kfake at the version in go.mod answers
 // InitProducerId with a transactional id with UNKNOWN_SERVER_ERROR (its
 // 22_init_producer_id.go: "TODO: Transactional IDs").
-func servesTransactions(name string) bool { return name != targetKfake }
+func servesTransactions(name string) bool { return name != targetKfake && name != targetNull }
+
+// servesReads reports whether the broker called name keeps what it is
+// sent, so the consume and end-to-end phases can run; the null broker
+// does not.
+func servesReads(name string) bool { return name != targetNull }
 
 // env describes the machine, printed above the table because every
 // figure below depends on it.
@@ -217,7 +222,8 @@ func runTarget(ctx context.Context, name string, o *options, prof *os.File, logf
 		} else {
 			res.produce = &pr
 			logf("%s: produce: %s", name, pr)
-
+		}
+		if err == nil && servesReads(name) {
 			logf("%s: consume %d records from %s", name, o.records, produceTopic)
 			cctx, cancel := context.WithTimeout(ctx, o.phaseLimit)
 			cr, err := perf.Consume(cctx, perf.ConsumeConfig{
@@ -276,6 +282,9 @@ func runTarget(ctx context.Context, name string, o *options, prof *os.File, logf
 			}
 		}
 
+		if !servesReads(name) {
+			return
+		}
 		logf("%s: end-to-end latency at %d records/s for %s on %s", name, o.e2eRate, o.e2eDuration, e2eTopic)
 		ectx, cancel := context.WithTimeout(ctx, o.e2eDuration+o.phaseLimit)
 		er, err := perf.EndToEnd(ectx, perf.E2EConfig{

@@ -17,6 +17,8 @@ import (
 const (
 	targetSluice = "sluice"
 	targetKfake  = "kfake"
+	// targetNull is the null broker (nullbroker.go): the client's ceiling.
+	targetNull = "null"
 )
 
 // errStart marks a broker that could not be started.
@@ -43,6 +45,13 @@ func startTarget(ctx context.Context, name, dir string) (*running, error) {
 		return startSluice(ctx, dir)
 	case targetKfake:
 		return startKfake(ctx)
+	case targetNull:
+		var (
+			r   *running
+			err error
+		)
+		pprof.Do(ctx, brokerLabels(), func(context.Context) { r, err = startNullBroker() })
+		return r, err
 	default:
 		return nil, fmt.Errorf("%w: unknown broker %q", errStart, name)
 	}
