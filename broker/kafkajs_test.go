@@ -200,6 +200,9 @@ func TestKafkaJSAdmin(t *testing.T) {
 	r.expect(t, "fetchTopicOffsetsByTimestamp", offsets([4]string{}, [4]string{}, [4]string{"5", "5", "5", "5"}))
 	r.expect(t, "fetchTopicOffsetsByTimestampMiddle", offsets([4]string{}, [4]string{}, [4]string{"5", "5", "5", "5"}))
 	r.expect(t, "fetchTopicOffsetsByTimestampFuture", offsets([4]string{}, [4]string{}, [4]string{"10", "10", "10", "10"}))
+	// No record at or after the timestamp in an empty partition: Kafka
+	// answers -1, which kafkajs turns into the end offset.
+	r.expect(t, "fetchTopicOffsetsByTimestampEmpty", []off{{P: 0, Offset: "0"}})
 	r.expect(t, "deleteTopicRecords", true)
 	// Partition 0 deleted below 4, partition 1 below the high watermark (-1).
 	r.expect(t, "offsetsAfterDeleteRecords", offsets([4]string{"10", "10", "10", "10"}, [4]string{"4", "10", "0", "0"}, [4]string{"10", "10", "10", "10"}))
@@ -208,19 +211,24 @@ func TestKafkaJSAdmin(t *testing.T) {
 	// The consumer starts at the offsets set; partition 1 is at its end.
 	r.expect(t, "consume", map[string]any{"first": []any{5, nil, 7, 8}, "last": []any{9, nil, 9, 9}})
 	r.expect(t, "listGroups", []map[string]string{{"groupId": "kjs-g", "protocolType": "consumer"}})
-	group := func(state, protocol, protocolType string, members int, clientIDs []string) []map[string]any {
+	group := func(state, protocol, protocolType string, clientIDs []string, subscriptions [][]string, assignments []map[string][]int) []map[string]any {
 		return []map[string]any{{"groupId": "kjs-g", "state": state, "protocolType": protocolType, "protocol": protocol,
-			"members": members, "clientIds": clientIDs, "errorCode": 0}}
+			"members": len(clientIDs), "clientIds": clientIDs, "errorCode": 0, "subscriptions": subscriptions, "assignments": assignments}}
 	}
-	r.expect(t, "describeGroupsStable", group("Stable", "RoundRobinAssigner", "consumer", 1, []string{"kjs"}))
+	// The member's subscription and assignment bytes come back as the
+	// kafkajs member and leader sent them.
+	r.expect(t, "describeGroupsStable", group("Stable", "RoundRobinAssigner", "consumer", []string{"kjs"},
+		[][]string{{"kjs-a"}}, []map[string][]int{{"kjs-a": {0, 1, 2, 3}}}))
 	r.expect(t, "consumerDisconnect", true)
-	r.expect(t, "describeGroupsEmpty", group("Empty", "", "consumer", 0, []string{}))
+	r.expect(t, "describeGroupsEmpty", group("Empty", "", "consumer", []string{}, [][]string{}, []map[string][]int{}))
 	r.expect(t, "fetchOffsets", []any{map[string]any{"topic": "kjs-a", "offsets": []string{"10", "10", "10", "10"}}})
+	// A null topic list (kafkajs' default) asks for every topic with offsets.
+	r.expect(t, "fetchOffsetsAllTopics", []any{map[string]any{"topic": "kjs-a", "offsets": []string{"10", "10", "10", "10"}}})
 	r.expect(t, "resetOffsetsEarliest", true)
 	// kafkajs commits the logical offset -2 (earliest) as it is.
 	r.expect(t, "fetchOffsetsAfterReset", []any{map[string]any{"topic": "kjs-a", "offsets": []string{"-2", "-2", "-2", "-2"}}})
 	r.expect(t, "deleteGroups", []map[string]any{{"groupId": "kjs-g", "errorCode": 0}})
-	r.expect(t, "describeGroupsDeleted", group("Dead", "", "", 0, []string{}))
+	r.expect(t, "describeGroupsDeleted", group("Dead", "", "", []string{}, [][]string{}, []map[string][]int{}))
 	r.expect(t, "listGroupsAfterDelete", []any{})
 	r.expect(t, "fetchOffsetsAfterDelete", []any{map[string]any{"topic": "kjs-a", "offsets": []string{"-1", "-1", "-1", "-1"}}})
 	r.expect(t, "deleteTopics", true)
@@ -476,4 +484,88 @@ func TestKafkaJSErrors(t *testing.T) {
 	r.expectOrBug(t, "fencedSend", "INVALID_PRODUCER_EPOCH",
 		"Produce v7 with a fenced epoch answers PRODUCER_FENCED (90) instead of INVALID_PRODUCER_EPOCH (47); "+
 			"Kafka maps PRODUCER_FENCED from produce verification to INVALID_PRODUCER_EPOCH (AddPartitionsToTxnManager)")
+}
+
+// TestKafkaJSConsumer: a long-poll fetch wakes on append, seek, a topic
+// deleted and created again, and a group member killed with SIGKILL whose
+// partitions the other member takes over after its session expires,
+// resuming at its commits.
+func TestKafkaJSConsumer(t *testing.T) {
+	requireKafkaJS(t)
+	t.Parallel()
+	const per, sessionMs = 20, 2000
+	// Kafka's group.min.session.timeout.ms is 6 s; a lower floor lets the
+	// killed member expire in 2 s.
+	b := brokertest.Start(t, brokertest.Property("group.min.session.timeout.ms", "1000"))
+	r := runKafkaJS(t, b, "consumer.js", "kjs", fmt.Sprint(sessionMs))
+
+	// The fetch waits up to 5 s; a broker that does not wake it on append
+	// delivers the record about 5 s later.
+	var lp struct {
+		MaxLatencyMs int `json:"maxLatencyMs"`
+	}
+	if r.fact(t, "longPollWake", &lp) && lp.MaxLatencyMs > 2000 {
+		t.Errorf("longPollWake: a record reached a caught-up consumer %d ms after its produce; the parked fetch should wake at once", lp.MaxLatencyMs)
+	}
+	r.expect(t, "seek", []int{2, 3, 4, 5, 6, 7, 8, 9})
+	// The new topic has 2 empty-start partitions and none of the old records.
+	r.expect(t, "recreate", map[string]any{"offsets": [][]string{{"0", "0"}, {"0", "1"}}, "got": []string{"1/0/new1"}})
+
+	var split struct {
+		Child []int `json:"child"`
+		B     []int `json:"b"`
+	}
+	if !r.fact(t, "crashSplit", &split) {
+		return
+	}
+	all := append(append([]int{}, split.Child...), split.B...)
+	sort.Ints(all)
+	if len(split.Child) == 0 || len(split.B) == 0 || !reflect.DeepEqual(all, []int{0, 1, 2, 3, 4, 5}) {
+		t.Fatalf("crashSplit: child %v, B %v; want both non-empty, together each partition once", split.Child, split.B)
+	}
+	r.expect(t, "crashTakeover", map[string]any{"partitions": []int{0, 1, 2, 3, 4, 5}, "withinSessionTimeoutPlus5s": true})
+	r.expect(t, "crashPhase2", true)
+
+	childOwns := map[int]bool{}
+	for _, p := range split.Child {
+		childOwns[p] = true
+	}
+	next := map[int]int{}
+	var childRead [][2]int
+	if r.fact(t, "childRead", &childRead) {
+		for _, rd := range childRead {
+			p, o := rd[0], rd[1]
+			if !childOwns[p] || o != next[p] {
+				t.Errorf("killed member read %d/%d; it owned %v and should read its partitions in order (next %d)", p, o, split.Child, next[p])
+			}
+			next[p] = o + 1
+		}
+	}
+	var bReads [][3]any
+	if !r.fact(t, "crashReads", &bReads) {
+		return
+	}
+	// B reads its own partitions from 0 and the killed member's from where
+	// that member committed (per), never repeating or skipping one.
+	bNext := map[int]int{}
+	for p := range 6 {
+		if childOwns[p] {
+			bNext[p] = per
+		}
+	}
+	for _, rd := range bReads {
+		p, o, v := int(rd[0].(float64)), int(rd[1].(float64)), rd[2].(string)
+		if want := fmt.Sprintf("%d:%d:%d", 1+o/per, p, o%per); v != want {
+			t.Fatalf("B read %q at %d/%d, want %q", v, p, o, want)
+		}
+		if o != bNext[p] {
+			t.Errorf("B read %d/%d, want offset %d next (below: a repeat of committed records; above: a loss)", p, o, bNext[p])
+		}
+		bNext[p] = o + 1
+	}
+	for p := range 6 {
+		if bNext[p] != 2*per {
+			t.Errorf("B read partition %d up to %d, want %d", p, bNext[p], 2*per)
+		}
+	}
 }

@@ -2,7 +2,7 @@
 // The kafkajs admin client, call by call, as a user manages topics, configs,
 // offsets and groups. See lib.js for the output format; broker/kafkajs_test.go
 // holds the expected values.
-const { ConfigResourceTypes } = require('kafkajs')
+const { AssignerProtocol, ConfigResourceTypes } = require('kafkajs')
 const { kafka, prefix, facts, step, finish, waitFor } = require('./lib')
 
 const topicA = prefix + '-a' // 3 partitions, then 4; records; deleted at the end
@@ -109,6 +109,8 @@ async function main() {
   await step('fetchTopicOffsetsByTimestampMiddle', () => admin.fetchTopicOffsetsByTimestamp(topicA, base + 4500), shapeOffsets)
   // After the last record: Kafka answers -1, kafkajs turns it into the high watermark.
   await step('fetchTopicOffsetsByTimestampFuture', () => admin.fetchTopicOffsetsByTimestamp(topicA, base + 3600000), shapeOffsets)
+  // An empty partition has no offset for any timestamp (-1): kafkajs answers its end.
+  await step('fetchTopicOffsetsByTimestampEmpty', () => admin.fetchTopicOffsetsByTimestamp(topicB, base), shapeOffsets)
   await step('deleteTopicRecords', async () => {
     await admin.deleteTopicRecords({ topic: topicA, partitions: [{ partition: 0, offset: '4' }, { partition: 1, offset: '-1' }] })
     return true
@@ -145,6 +147,9 @@ async function main() {
   const shapeGroups = gs => gs.groups.map(g => ({
     groupId: g.groupId, state: g.state, protocolType: g.protocolType, protocol: g.protocol, members: g.members.length,
     clientIds: g.members.map(m => m.clientId), errorCode: g.errorCode,
+    // The coordinator hands back the bytes the members sent, undecoded.
+    subscriptions: g.members.map(m => AssignerProtocol.MemberMetadata.decode(m.memberMetadata).topics),
+    assignments: g.members.map(m => AssignerProtocol.MemberAssignment.decode(m.memberAssignment).assignment),
   }))
   await step('listGroups', () => admin.listGroups(), r => r.groups.filter(g => g.groupId.startsWith(prefix)))
   await step('describeGroupsStable', () => admin.describeGroups([group]), shapeGroups)
@@ -153,6 +158,9 @@ async function main() {
   await step('fetchOffsets', () => admin.fetchOffsets({ groupId: group, topics: [topicA] }), shapeGroupOffsets)
   // Each setOffsets/resetOffsets costs kafkajs 5 s (its seeking consumer waits
   // out maxWaitTime with every partition paused), so only one reset here.
+  // With no topics kafkajs sends a null topic array: every topic the group
+  // has offsets for.
+  await step('fetchOffsetsAllTopics', () => admin.fetchOffsets({ groupId: group }), shapeGroupOffsets)
   await step('resetOffsetsEarliest', async () => { await admin.resetOffsets({ groupId: group, topic: topicA, earliest: true }); return true })
   await step('fetchOffsetsAfterReset', () => admin.fetchOffsets({ groupId: group, topics: [topicA] }), shapeGroupOffsets)
   await step('deleteGroups', () => admin.deleteGroups([group]), r => r.map(x => ({ groupId: x.groupId, errorCode: x.errorCode })))
