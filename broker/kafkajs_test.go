@@ -412,6 +412,14 @@ func TestKafkaJSTransactions(t *testing.T) {
 		"kjs-txn/0": txn(0, "c1", "c1b", "c2"), "kjs-txn/1": txn(1, "c1", "c1b", "c2"),
 		"kjs-out/0": seq("IN:0:%d", 0, n), "kjs-out/1": seq("IN:1:%d", 0, n),
 	})
+	r.expect(t, "lso", map[string]any{
+		"whileOpen":    []string{"before"},
+		"endWhileOpen": "1",
+		"afterCommit":  []string{"before", "open1", "open2", "after"},
+	})
+	// EndTxn v1 after the broker aborted the transaction on timeout (and
+	// bumped the epoch): INVALID_PRODUCER_EPOCH, as PRODUCER_FENCED before v2.
+	r.expect(t, "txnTimeout", map[string]any{"commit": "INVALID_PRODUCER_EPOCH", "read": []string{"before", "open1", "open2", "after", "after2"}})
 	// read_uncommitted also returns the aborted records, as Kafka does.
 	r.expect(t, "readUncommitted", map[string][]string{
 		"kjs-txn/0": txn(0, "c1", "c1b", "a1", "c2"), "kjs-txn/1": txn(1, "c1", "c1b", "a1", "c2"),

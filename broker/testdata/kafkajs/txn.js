@@ -152,6 +152,54 @@ async function main() {
   await step('ctpOffsets', () => admin.fetchOffsets({ groupId: ctpGroup, topics: [input] }),
     r => r[0].partitions.sort((x, y) => x.partition - y.partition).map(p => Number(p.offset)))
 
+  // The last stable offset: a read_committed consumer stops before an open
+  // transaction, even at records written after it; the transaction's
+  // commit releases them all. Then a transaction left open past its
+  // transactionTimeout is aborted by the broker, which fences its producer.
+  const lso = prefix + '-lso'
+  await admin.createTopics({ topics: [{ topic: lso, numPartitions: 1 }] })
+  const plain = kafka.producer()
+  await plain.connect()
+  const lsoTp = kafka.producer({ transactionalId: prefix + '-lso', idempotent: true, maxInFlightRequests: 1 })
+  await lsoTp.connect()
+  const lsoGot = []
+  let fetches = 0
+  const lc = kafka.consumer(consumerOpts({ groupId: prefix + '-lsoc', readUncommitted: false, maxWaitTimeInMs: 100 }))
+  lc.on(lc.events.FETCH, () => { fetches++ })
+  await step('lso', async () => {
+    await plain.send({ topic: lso, acks: -1, messages: [{ value: 'before' }] })
+    const tx = await lsoTp.transaction()
+    await tx.send({ topic: lso, messages: [{ value: 'open1' }, { value: 'open2' }] })
+    await plain.send({ topic: lso, acks: -1, messages: [{ value: 'after' }] })
+    await lc.connect()
+    await lc.subscribe({ topic: lso, fromBeginning: true })
+    await lc.run({ eachMessage: async ({ message }) => { lsoGot.push(message.value.toString()) } })
+    await waitFor('the record before the transaction', () => lsoGot.length >= 1)
+    const f = fetches
+    await waitFor('5 more fetches', () => fetches >= f + 5)
+    const whileOpen = lsoGot.slice()
+    // kafkajs lists offsets read_committed: the end is the LSO.
+    const endWhileOpen = (await admin.fetchTopicOffsets(lso))[0].high
+    await tx.commit()
+    await waitFor('the committed records', () => lsoGot.length >= 4)
+    return { whileOpen, endWhileOpen, afterCommit: lsoGot.slice() }
+  })
+  await step('txnTimeout', async () => {
+    const p = kafka.producer({ transactionalId: prefix + '-timeout', idempotent: true, maxInFlightRequests: 1, transactionTimeout: 1000 })
+    await p.connect()
+    const tx = await p.transaction()
+    await tx.send({ topic: lso, messages: [{ value: 'timedout' }] })
+    await plain.send({ topic: lso, acks: -1, messages: [{ value: 'after2' }] })
+    // Only the broker's abort moves the LSO past the open transaction.
+    await waitFor('the broker to abort the timed-out transaction', () => lsoGot.includes('after2'), 30000)
+    const commit = await tx.commit().then(() => 'ok', e => e.type || `${e.name}: ${e.message}`)
+    await p.disconnect().catch(() => {})
+    return { commit, read: lsoGot.slice() }
+  })
+  await lc.disconnect()
+  await lsoTp.disconnect()
+  await plain.disconnect()
+
   // Read back what the transactions left: committed only, then everything.
   await step('readCommitted', () => readAll([txnTopic, output], prefix + '-r2', false, 2 * (5 + 2 + 3) + 2 * N))
   await step('readUncommitted', () => readAll([txnTopic], prefix + '-r3', true, 2 * (5 + 2 + 4 + 3)))
