@@ -22,13 +22,14 @@
 # sarama (github.com/IBM/sarama): not run. Its broker tests use in-process mock
 # brokers (they prove nothing about Sluice), and its functional tests
 # (build tag `functional`) cannot run against one plain broker: TestMain
-# (functional_test.go) with TOXIPROXY_ADDR unset starts `docker compose up`
-# itself, and with it set it requires a toxiproxy at that address and
-# creates proxies toxiproxy:29091-29095 onto five brokers kafka-1..kafka-5;
-# every test then dials FunctionalTestEnv.KafkaBrokerAddrs (the toxiproxy
-# listeners), creates topics with replication factor 3, and several tests
-# disable/enable proxies to kill brokers. There is no env var for "one broker,
-# no toxiproxy".
+# (functional_test.go) with TOXIPROXY_ADDR unset runs `docker compose up`
+# itself (5 ZooKeeper + 5 Kafka + toxiproxy); with TOXIPROXY_ADDR set (it
+# also requires KAFKA_VERSION) it asks that toxiproxy's HTTP API for proxies
+# 127.0.0.1:29091-29095 -> kafka-1..kafka-5:29091-29095, and every test dials
+# those five addresses. prepareTestTopics creates its topics with
+# replication factor 3, and several tests stop/start brokers with
+# `docker compose stop kafka-N` or disable proxies. There is no setting for
+# "one broker, no toxiproxy", so no meaningful subset runs against one Sluice.
 #
 # Takes about 4 minutes on 2 cores (test binary build ~40 s when not cached).
 set -euo pipefail
@@ -65,6 +66,15 @@ kafkago_env_skips=(
 	TestReaderConsumerGroup/verify_offset_committed
 	TestReaderConsumerGroup/verify_offset_committed_when_using_interval_committer
 	TestReaderConsumerGroup/consumer_group_commits_on_close
+	# Timing-dependent test (kafka-go's own comment: these subtests "depend on
+	# all these tests being run concurrently to pass"): 24 records over 3
+	# partitions, two readers in one group must each read 12, but the range
+	# assignor gives them 2+1 partitions (16+8 records). It passes only when
+	# the first reader prefetches every partition before the second joins.
+	# Alone against Sluice the group is rebalanced to 2 members 3 ms after the
+	# first join, before any record is written, so it fails every time (3/3);
+	# in the full parallel run it passed once and failed once.
+	TestReaderConsumerGroup/consumer_group_rebalance
 )
 # Tests that fail because Sluice answers differently from Kafka. Reproductions
 # in the report of the change that added this script; remove a line when the
