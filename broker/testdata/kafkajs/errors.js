@@ -4,7 +4,7 @@
 // into, or the result when there was no error. See lib.js for the output
 // format; broker/kafkajs_test.go holds Kafka's answers.
 const { ConfigResourceTypes } = require('kafkajs')
-const { kafka, prefix, facts, step, finish } = require('./lib')
+const { kafka, prefix, facts, step, finish, waitFor } = require('./lib')
 
 // outcome runs fn and returns "ok" or the error type kafkajs threw (for an
 // aggregate, the types of its errors).
@@ -48,6 +48,18 @@ async function main() {
   await expectError('deleteUnknownTopic', () => admin.deleteTopics({ topics: [prefix + '-nope'] }))
   await expectError('describeConfigsUnknownTopic', () => admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: prefix + '-nope' }] }))
   await expectError('alterUnknownConfig', () => admin.alterConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: t, configEntries: [{ name: 'no.such.config', value: '1' }] }] }))
+  await expectError('createBadReplicaAssignment', () => admin.createTopics({ topics: [{ topic: prefix + '-ra-bad', replicaAssignment: [{ partition: 0, replicas: [7] }] }] }))
+  await step('createReplicaAssignment', async () => {
+    await admin.createTopics({ topics: [{ topic: prefix + '-ra', replicaAssignment: [{ partition: 0, replicas: [1] }, { partition: 1, replicas: [1] }] }] })
+    await admin.createPartitions({ topicPartitions: [{ topic: prefix + '-ra', count: 3, assignments: [[1]] }] })
+    return (await admin.fetchTopicMetadata({ topics: [prefix + '-ra'] })).topics[0].partitions.map(p => p.replicas).sort()
+  })
+  // validateOnly changes nothing.
+  await step('alterValidateOnly', async () => {
+    await admin.alterConfigs({ validateOnly: true, resources: [{ type: ConfigResourceTypes.TOPIC, name: t, configEntries: [{ name: 'retention.ms', value: '1234' }] }] })
+    const r = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: t, configNames: ['retention.ms', 'max.message.bytes'] }] })
+    return Object.fromEntries(r.resources[0].configEntries.map(e => [e.configName, e.configValue]))
+  })
   await step('describeBrokerConfig', () => admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.BROKER, name: '1', configNames: ['num.partitions', 'auto.create.topics.enable'] }] }),
     r => Object.fromEntries(r.resources[0].configEntries.map(e => [e.configName, e.configValue])))
   await step('describeCluster', () => admin.describeCluster(), c => ({ brokers: c.brokers.map(b => `${b.nodeId}@${b.host}:${b.port}`), controller: c.controller, hasClusterId: !!c.clusterId }))
@@ -58,6 +70,39 @@ async function main() {
   await producer.send({ topic: t, acks: -1, messages: [{ partition: 0, value: 'x' }, { partition: 0, value: 'y' }] })
   await expectError('deleteRecordsBeyondEnd', () => admin.deleteTopicRecords({ topic: t, partitions: [{ partition: 0, offset: '100' }] }))
   await expectError('produceTooLarge', () => producer.send({ topic: t, acks: -1, messages: [{ partition: 1, value: 'x'.repeat(5000) }] }))
+  // acks=all needs min.insync.replicas in sync; one broker has one.
+  await step('minIsr', async () => {
+    const topic = prefix + '-misr'
+    await admin.createTopics({ topics: [{ topic, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] })
+    const p = kafka.producer({ retry: { retries: 1, initialRetryTime: 50 } })
+    await p.connect()
+    try {
+      return {
+        acksAll: await outcome(() => p.send({ topic, acks: -1, messages: [{ value: 'x' }] })),
+        acks1: await outcome(() => p.send({ topic, acks: 1, messages: [{ value: 'x' }] })),
+      }
+    } finally {
+      await p.disconnect()
+    }
+  })
+  // A record larger than kafkajs' 1 MiB fetch limit per partition still
+  // arrives (the broker returns the first batch whole).
+  await step('bigRecord', async () => {
+    const topic = prefix + '-big'
+    await admin.createTopics({ topics: [{ topic, configEntries: [{ name: 'max.message.bytes', value: '3000000' }] }] })
+    await producer.send({ topic, acks: -1, messages: [{ value: 'a'.repeat(1500000) }, { value: 'small' }] })
+    const c = kafka.consumer({ groupId: prefix + '-big', maxWaitTimeInMs: 100, sessionTimeout: 6000, heartbeatInterval: 300 })
+    const got = []
+    await c.connect()
+    await c.subscribe({ topic, fromBeginning: true })
+    await c.run({ eachMessage: async ({ message }) => { got.push(message.value.length) } })
+    try {
+      await waitFor('both records', () => got.length >= 2)
+    } finally {
+      await c.disconnect()
+    }
+    return got
+  })
   await step('produceAcks1', () => producer.send({ topic: t, acks: 1, messages: [{ partition: 2, value: 'a1' }] }), r => r.map(x => ({ err: x.errorCode, base: x.baseOffset })))
   await step('produceAcks0', () => producer.send({ topic: t, acks: 0, messages: [{ partition: 2, value: 'a0' }] }), r => r.length)
   // Metadata creates a topic a producer names, with num.partitions.
