@@ -3,7 +3,7 @@
 // the kafkajs error type (Kafka's error name) the broker's answer turned
 // into, or the result when there was no error. See lib.js for the output
 // format; broker/kafkajs_test.go holds Kafka's answers.
-const { ConfigResourceTypes } = require('kafkajs')
+const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ConfigResourceTypes, ResourcePatternTypes } = require('kafkajs')
 const { kafka, prefix, facts, step, finish, waitFor } = require('./lib')
 
 // outcome runs fn and returns "ok" or the error type kafkajs threw (for an
@@ -62,6 +62,13 @@ async function main() {
   })
   await step('describeBrokerConfig', () => admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.BROKER, name: '1', configNames: ['num.partitions', 'auto.create.topics.enable'] }] }),
     r => Object.fromEntries(r.resources[0].configEntries.map(e => [e.configName, e.configValue])))
+  // APIs of a Kafka broker without an authorizer and with nothing moving:
+  // ACL calls answer SECURITY_DISABLED, reassignments list nothing.
+  await expectError('describeAcls', () => admin.describeAcls({ resourceType: AclResourceTypes.ANY, resourcePatternType: ResourcePatternTypes.ANY, operation: AclOperationTypes.ANY, permissionType: AclPermissionTypes.ANY }))
+  await step('listPartitionReassignments', () => outcome(async () => {
+    const r = await admin.listPartitionReassignments({ topics: [{ topic: t, partitions: [0, 1, 2] }] })
+    if (r.topics.length) throw new Error('reassignments: ' + JSON.stringify(r.topics))
+  }))
   await step('describeCluster', () => admin.describeCluster(), c => ({ brokers: c.brokers.map(b => `${b.nodeId}@${b.host}:${b.port}`), controller: c.controller, hasClusterId: !!c.clusterId }))
 
   // Records beyond the end cannot be deleted.
