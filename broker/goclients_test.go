@@ -225,8 +225,354 @@ func TestSaramaProduceConsume(t *testing.T) {
 	}
 }
 
-var (
-	_ = context.Background
-	_ = errors.Is
-	_ sync.Mutex
-)
+// saramaGroupHandler records which member read which value and which
+// partitions each member holds. It marks every message it reads; sarama's
+// auto-commit stores the marks, and a member leaving commits its last ones
+// first, so the member that takes its partitions over starts there. (A
+// Commit per message would wait behind the long-poll Fetch on sarama's one
+// connection per broker: Kafka answers a connection's requests in order.)
+type saramaGroupHandler struct {
+	member string
+	mu     *sync.Mutex
+	seen   map[string][]string // value -> members that read it
+	claims map[string][]int32  // member -> partitions of its current session
+}
+
+func (h *saramaGroupHandler) Setup(s sarama.ConsumerGroupSession) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ps := range s.Claims() {
+		h.claims[h.member] = append(h.claims[h.member], ps...)
+	}
+	return nil
+}
+
+func (h *saramaGroupHandler) Cleanup(sarama.ConsumerGroupSession) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.claims, h.member)
+	return nil
+}
+
+func (h *saramaGroupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.ConsumerGroupClaim) error {
+	for {
+		select {
+		case m, ok := <-c.Messages():
+			if !ok {
+				return nil
+			}
+			s.MarkMessage(m, "")
+			h.mu.Lock()
+			h.seen[string(m.Value)] = append(h.seen[string(m.Value)], h.member)
+			h.mu.Unlock()
+		case <-s.Context().Done():
+			return nil
+		}
+	}
+}
+
+// saramaMember runs one member of a sarama consumer group until stop is
+// called; stop closes the group (a LeaveGroup) and waits for the member.
+func saramaMember(t *testing.T, addr, group, topic string, c *sarama.Config, h *saramaGroupHandler) (stop func()) {
+	t.Helper()
+	g, err := sarama.NewConsumerGroup([]string{addr}, group, c)
+	if err != nil {
+		t.Fatalf("consumer group: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			if err := g.Consume(ctx, []string{topic}, h); err != nil {
+				if errors.Is(err, sarama.ErrClosedConsumerGroup) {
+					return
+				}
+				t.Errorf("%s: consume: %v", h.member, err)
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		for err := range g.Errors() {
+			t.Errorf("%s: group error: %v", h.member, err)
+		}
+	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := g.Close(); err != nil {
+				t.Errorf("%s: close: %v", h.member, err)
+			}
+			wg.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitFor polls cond until it holds or 20 seconds pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // a poll interval, not a wait for an event
+	}
+}
+
+// TestSaramaConsumerGroup runs two members of one group over a 6-partition
+// topic: they split it, commit what they read, one leaves and the other
+// takes every partition over from the commits without rereading.
+func TestSaramaConsumerGroup(t *testing.T) {
+	b := brokertest.Start(t)
+	for _, gv := range []struct {
+		name     string
+		v        sarama.KafkaVersion
+		strategy sarama.BalanceStrategy
+	}{
+		{"newest-sticky", sarama.MaxVersion, sarama.NewBalanceStrategySticky()},
+		{"v2.1-roundrobin", sarama.V2_1_0_0, sarama.NewBalanceStrategyRoundRobin()},
+		{"v0.11-range", sarama.V0_11_0_0, sarama.NewBalanceStrategyRange()},
+	} {
+		t.Run(gv.name, func(t *testing.T) {
+			c := saramaConfig(gv.v)
+			c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{gv.strategy}
+			c.Consumer.Group.Session.Timeout = 6 * time.Second
+			c.Consumer.Group.Heartbeat.Interval = 200 * time.Millisecond
+			c.Consumer.Group.Rebalance.Timeout = 5 * time.Second
+			c.Consumer.Group.Rebalance.Retry.Backoff = 100 * time.Millisecond
+			c.Consumer.Offsets.AutoCommit.Interval = 100 * time.Millisecond
+			topic, group := "sarama-group-"+gv.name, "sg-"+gv.name
+			adm := saramaAdmin(t, b.Addr(), c)
+			if err := adm.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 6, ReplicationFactor: 1}, false); err != nil {
+				t.Fatal(err)
+			}
+			sp, err := sarama.NewSyncProducer([]string{b.Addr()}, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sp.Close()
+			if err := sp.SendMessages(saramaMessages(topic, "first", 60)); err != nil {
+				t.Fatal(err)
+			}
+
+			var mu sync.Mutex
+			seen, claims := map[string][]string{}, map[string][]int32{}
+			handler := func(m string) *saramaGroupHandler {
+				return &saramaGroupHandler{member: m, mu: &mu, seen: seen, claims: claims}
+			}
+			stopA := saramaMember(t, b.Addr(), group, topic, c, handler("a"))
+			saramaMember(t, b.Addr(), group, topic, c, handler("b"))
+			split := func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(claims["a"]) > 0 && len(claims["b"]) > 0 && len(claims["a"])+len(claims["b"]) == 6 && len(seen) == 60
+			}
+			waitFor(t, "two members splitting 6 partitions and reading 60 records", split)
+
+			ds, err := adm.DescribeConsumerGroups([]string{group})
+			if err != nil || len(ds) != 1 {
+				t.Fatalf("describe group: %v %v", ds, err)
+			}
+			d := ds[0]
+			if d.Err != sarama.ErrNoError || d.State != "Stable" || d.ProtocolType != "consumer" || d.Protocol != gv.strategy.Name() || len(d.Members) != 2 {
+				t.Fatalf("described group: err %v state %q type %q protocol %q members %d", d.Err, d.State, d.ProtocolType, d.Protocol, len(d.Members))
+			}
+			assigned := 0
+			for id, m := range d.Members {
+				a, err := m.GetMemberAssignment()
+				if err != nil {
+					t.Fatalf("member %s assignment: %v", id, err)
+				}
+				assigned += len(a.Topics[topic])
+			}
+			if assigned != 6 {
+				t.Fatalf("described assignments hold %d partitions, want 6", assigned)
+			}
+
+			stopA()
+			waitFor(t, "b taking all 6 partitions over", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(claims["b"]) == 6
+			})
+			if err := sp.SendMessages(saramaMessages(topic, "second", 30)); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "b reading the 30 new records", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(seen) == 90
+			})
+			mu.Lock()
+			for v, ms := range seen {
+				if len(ms) != 1 {
+					t.Errorf("%s read by %v: the new owner did not start from the commit", v, ms)
+				}
+			}
+			mu.Unlock()
+
+			// A partition no key hashed to has no commit, and an OffsetFetch
+			// for every partition leaves it out.
+			var committed int64
+			waitFor(t, "commits adding up to 90", func() bool {
+				offs, err := adm.ListConsumerGroupOffsets(group, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				committed = 0
+				for p, blk := range offs.Blocks[topic] {
+					if blk.Err != sarama.ErrNoError {
+						t.Fatalf("committed offset of partition %d: %v", p, blk.Err)
+					}
+					committed += blk.Offset
+				}
+				return committed == 90
+			})
+		})
+	}
+}
+
+// TestSaramaIdempotentProducer produces with Producer.Idempotent (which
+// needs one request in flight) and checks every record is stored once, in
+// order.
+func TestSaramaIdempotentProducer(t *testing.T) {
+	b := brokertest.Start(t)
+	for _, sv := range saramaVersions {
+		t.Run(sv.name, func(t *testing.T) {
+			c := saramaConfig(sv.v)
+			c.Producer.Idempotent = true
+			c.Net.MaxOpenRequests = 1
+			c.Producer.Flush.Messages = 10
+			cl := saramaClient(t, b.Addr(), c)
+			topic := "sarama-idem-" + sv.name
+			if err := saramaAdmin(t, b.Addr(), c).CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 2, ReplicationFactor: 1}, false); err != nil {
+				t.Fatal(err)
+			}
+			sp, err := sarama.NewSyncProducerFromClient(cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sp.Close()
+			var want []sentRecord
+			for round := range 3 {
+				msgs := saramaMessages(topic, "idem"+strconv.Itoa(round), 40)
+				if err := sp.SendMessages(msgs); err != nil {
+					t.Fatalf("idempotent produce: %v", err)
+				}
+				for _, m := range msgs {
+					want = append(want, sent(m))
+				}
+			}
+			saramaReadAll(t, cl, topic, want)
+		})
+	}
+}
+
+// TestSaramaTransactions commits, aborts and commits again with a
+// transactional producer, commits a group's offsets inside a transaction,
+// and reads with read_committed (only committed records) and
+// read_uncommitted (all of them: Kafka hands aborted data to such readers).
+func TestSaramaTransactions(t *testing.T) {
+	b := brokertest.Start(t)
+	for _, sv := range saramaVersions {
+		t.Run(sv.name, func(t *testing.T) {
+			c := saramaConfig(sv.v)
+			c.Producer.Idempotent = true
+			c.Net.MaxOpenRequests = 1
+			c.Producer.Transaction.ID = "sarama-txn-" + sv.name
+			c.Producer.Transaction.Retry.Backoff = 50 * time.Millisecond
+			topic, group := "sarama-txn-"+sv.name, "sarama-txn-group-"+sv.name
+			adm := saramaAdmin(t, b.Addr(), c)
+			if err := adm.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 1, ReplicationFactor: 1}, false); err != nil {
+				t.Fatal(err)
+			}
+			ap, err := sarama.NewAsyncProducer([]string{b.Addr()}, c)
+			if err != nil {
+				t.Fatalf("transactional producer: %v", err)
+			}
+			defer ap.Close()
+			txn := func(tag string, n int, end func() error) {
+				t.Helper()
+				if err := ap.BeginTxn(); err != nil {
+					t.Fatalf("begin %s: %v", tag, err)
+				}
+				for _, m := range saramaMessages(topic, tag, n) {
+					ap.Input() <- m
+				}
+				deadline := time.After(20 * time.Second)
+				for i := range n {
+					select {
+					case <-ap.Successes():
+					case err := <-ap.Errors():
+						t.Fatalf("%s: produce: %v", tag, err)
+					case <-deadline:
+						t.Fatalf("%s: %d of %d acknowledged", tag, i, n)
+					}
+				}
+				if tag == "committed" {
+					err := ap.AddOffsetsToTxn(map[string][]*sarama.PartitionOffsetMetadata{
+						topic: {{Partition: 0, Offset: 7}},
+					}, group)
+					if err != nil {
+						t.Fatalf("add offsets to txn: %v", err)
+					}
+				}
+				if err := end(); err != nil {
+					t.Fatalf("end %s: %v", tag, err)
+				}
+			}
+			txn("committed", 10, ap.CommitTxn)
+			txn("aborted", 10, ap.AbortTxn)
+			txn("again", 10, ap.CommitTxn)
+
+			read := func(level sarama.IsolationLevel, want int) []string {
+				t.Helper()
+				rc := saramaConfig(sv.v)
+				rc.Consumer.IsolationLevel = level
+				cons, err := sarama.NewConsumer([]string{b.Addr()}, rc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer cons.Close()
+				pc, err := cons.ConsumePartition(topic, 0, sarama.OffsetOldest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer pc.Close()
+				var vals []string
+				deadline := time.After(20 * time.Second)
+				for len(vals) < want {
+					select {
+					case m := <-pc.Messages():
+						vals = append(vals, string(m.Value))
+					case err := <-pc.Errors():
+						t.Fatalf("consume: %v", err)
+					case <-deadline:
+						t.Fatalf("isolation %d: read %d of %d: %v", level, len(vals), want, vals)
+					}
+				}
+				return vals
+			}
+			for _, v := range read(sarama.ReadCommitted, 20) {
+				if v[:len("aborted")] == "aborted" {
+					t.Fatalf("read_committed returned aborted record %q", v)
+				}
+			}
+			if got := read(sarama.ReadUncommitted, 30); got[10] != "aborted-0" {
+				t.Fatalf("read_uncommitted record 10 is %q, want aborted-0", got[10])
+			}
+
+			offs, err := adm.ListConsumerGroupOffsets(group, map[string][]int32{topic: {0}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if blk := offs.GetBlock(topic, 0); blk == nil || blk.Offset != 7 {
+				t.Fatalf("offset committed in the transaction: %+v, want 7", blk)
+			}
+		})
+	}
+}
