@@ -397,6 +397,26 @@ func TestAutoCreateOnMetadata(t *testing.T) {
 	if err != nil || len(td["auto"].Partitions) != 3 {
 		t.Fatalf("auto-created topic: %v %+v", err, td["auto"])
 	}
+
+	// Raw, as Kafka answers: the Metadata that creates the topic says
+	// LEADER_NOT_AVAILABLE with no partitions, the next one shows them.
+	for _, version := range []int16{0, 4, 6, 12} {
+		name := fmt.Sprintf("auto-raw-v%d", version)
+		req := kmsg.NewPtrMetadataRequest()
+		req.Version, req.AllowAutoTopicCreation = version, true
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(name)
+		req.Topics = append(req.Topics, rt)
+		for i, want := range []struct {
+			code       int16
+			partitions int
+		}{{kerr.LeaderNotAvailable.Code, 0}, {0, 3}} {
+			resp := rawRequest(t, b.Addr(), req).(*kmsg.MetadataResponse)
+			if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != want.code || len(resp.Topics[0].Partitions) != want.partitions {
+				t.Fatalf("metadata v%d #%d for a missing topic: %+v, want error %d with %d partitions", version, i+1, resp.Topics, want.code, want.partitions)
+			}
+		}
+	}
 }
 
 func kadmClient(cl *kgo.Client) *kadm.Client { return kadm.NewClient(cl) }

@@ -1,6 +1,10 @@
 // Fetch: versions 4-16. v7+ fetch sessions (KIP-227) are declined: the
 // broker answers session id 0, which tells the client to keep sending full
-// fetches, and an unknown session id gets FETCH_SESSION_ID_NOT_FOUND. v9+
+// fetches. As in Kafka's FetchManager, a session epoch of 0 (initial) or
+// -1 (final) asks for a full fetch whatever the session id (a named
+// session would be closed, and this broker keeps none), so it is served;
+// any other epoch is an incremental fetch of a session this broker does
+// not have and gets FETCH_SESSION_ID_NOT_FOUND. v9+
 // checks the current leader epoch; v13+ names topics by ID. A fetch waits
 // up to MaxWaitMillis for MinBytes, woken by appends to its partitions.
 //
@@ -29,15 +33,9 @@ import (
 func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	resp.SetVersion(req.Version)
-	if req.Version >= 7 {
-		switch {
-		case req.SessionID != 0:
-			resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-			return resp, nil
-		case req.SessionEpoch > 0:
-			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
-			return resp, nil
-		}
+	if req.Version >= 7 && req.SessionEpoch != 0 && req.SessionEpoch != -1 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil
 	}
 	if req.ReplicaID >= 0 {
 		return nil, fmt.Errorf("replica fetch from broker %d, but replication is not enabled on this broker", req.ReplicaID)

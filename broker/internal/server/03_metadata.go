@@ -38,12 +38,17 @@ func (s *Server) handleMetadata(r *request, req *kmsg.MetadataRequest) (kmsg.Res
 		case rt.Topic != nil:
 			t = s.parts.topic(*rt.Topic)
 			if t == nil && allowAuto && s.config().AutoCreateTopics {
-				var err error
-				t, err = s.autoCreate(*rt.Topic)
-				if err != nil {
-					resp.Topics = append(resp.Topics, kmsg.MetadataResponseTopic{Topic: rt.Topic, ErrorCode: errCode(err)})
-					continue
+				// As in Kafka, the request that creates the topic is
+				// answered LEADER_NOT_AVAILABLE without partitions;
+				// clients retry and the next Metadata shows them. A
+				// client that deletes a topic and then looks at it
+				// (kafka-go's tests do) sees it gone before it is back.
+				code := kerr.LeaderNotAvailable.Code
+				if _, err := s.autoCreate(*rt.Topic); err != nil {
+					code = errCode(err)
 				}
+				resp.Topics = append(resp.Topics, kmsg.MetadataResponseTopic{Topic: rt.Topic, ErrorCode: code})
+				continue
 			}
 		case rt.TopicID != [16]byte{}:
 			t = s.parts.topicByID(meta.TopicID(rt.TopicID))
@@ -63,9 +68,9 @@ func (s *Server) handleMetadata(r *request, req *kmsg.MetadataRequest) (kmsg.Res
 	return resp, nil
 }
 
-// autoCreate creates a topic with the broker defaults, as Metadata and
-// Produce do when auto.create.topics.enable is set. A concurrent creation
-// of the same topic is not an error.
+// autoCreate creates a topic with the broker defaults, as Metadata does
+// when auto.create.topics.enable is set (Produce never creates, as in
+// Kafka). A concurrent creation of the same topic is not an error.
 func (s *Server) autoCreate(name string) (*topicState, error) {
 	if internalTopics[name] {
 		return nil, kerr.InvalidRequest
