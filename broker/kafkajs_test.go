@@ -406,6 +406,9 @@ func TestKafkaJSTransactions(t *testing.T) {
 	r.expect(t, "txnCommit2", true)
 	r.expect(t, "ctpInput", true)
 	r.expect(t, "ctp", 1) // one aborted consume-transform-produce transaction
+	// OffsetFetch during the first (later aborted) transaction: its pending
+	// offsets are not committed ones.
+	r.expect(t, "ctpPendingOffsets", []int{-1, -1})
 	r.expect(t, "ctpOffsets", []int{n, n})
 	txn := func(p int, tags ...string) []string {
 		count := map[string]int{"c1": 5, "c1b": 2, "a1": 4, "c2": 3}

@@ -118,6 +118,7 @@ async function main() {
   await ctp.connect()
   const done = new Map() // partition -> next offset committed in a transaction
   let aborted = 0
+  let pendingOffsets
   const c = kafka.consumer(consumerOpts({ groupId: ctpGroup, readUncommitted: false }))
   await step('ctp', async () => {
     await c.connect()
@@ -133,6 +134,8 @@ async function main() {
         await tx.sendOffsets({ consumerGroupId: ctpGroup, topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(next) }] }] })
         if (aborted === 0) {
           aborted++
+          // A pending transactional offset is not a committed one.
+          pendingOffsets = await admin.fetchOffsets({ groupId: ctpGroup, topics: [input] })
           await tx.abort()
           c.seek({ topic: batch.topic, partition: batch.partition, offset: batch.firstOffset() })
           return
@@ -149,6 +152,7 @@ async function main() {
   await c.disconnect()
   await ctp.disconnect()
   await tp.disconnect()
+  facts.ctpPendingOffsets = pendingOffsets && pendingOffsets[0].partitions.sort((x, y) => x.partition - y.partition).map(p => Number(p.offset))
   await step('ctpOffsets', () => admin.fetchOffsets({ groupId: ctpGroup, topics: [input] }),
     r => r[0].partitions.sort((x, y) => x.partition - y.partition).map(p => Number(p.offset)))
 
