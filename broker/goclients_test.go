@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/sluicehq/sluice/broker/brokertest"
 )
@@ -574,5 +575,311 @@ func TestSaramaTransactions(t *testing.T) {
 				t.Fatalf("offset committed in the transaction: %+v, want 7", blk)
 			}
 		})
+	}
+}
+
+// kafkaGoClient is a kafka-go admin client for the broker at addr.
+func kafkaGoClient(addr string) *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}
+}
+
+// kafkaGoCreate creates topic with kafka-go's CreateTopics and fails the
+// test on any error.
+func kafkaGoCreate(t *testing.T, cl *kafka.Client, topic string, partitions int, configs ...kafka.ConfigEntry) {
+	t.Helper()
+	resp, err := cl.CreateTopics(ctxT(t), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: topic, NumPartitions: partitions, ReplicationFactor: 1, ConfigEntries: configs,
+	}}})
+	if err != nil {
+		t.Fatalf("create %s: %v", topic, err)
+	}
+	if err := resp.Errors[topic]; err != nil {
+		t.Fatalf("create %s: %v", topic, err)
+	}
+}
+
+// kafkaGoMessages builds n keyed messages with one header each.
+func kafkaGoMessages(tag string, n int) []kafka.Message {
+	msgs := make([]kafka.Message, n)
+	for i := range msgs {
+		msgs[i] = kafka.Message{
+			Key:     []byte("key-" + strconv.Itoa(i%7)),
+			Value:   []byte(fmt.Sprintf("%s-%d", tag, i)),
+			Headers: []kafka.Header{{Key: "i", Value: []byte(strconv.Itoa(i))}},
+		}
+	}
+	return msgs
+}
+
+// kafkaGoWriter is a synchronous Writer with acks=all and hashed keys.
+func kafkaGoWriter(t *testing.T, addr, topic string, codec kafka.Compression) *kafka.Writer {
+	t.Helper()
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(addr),
+		Topic:        topic,
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		Compression:  codec,
+		BatchSize:    10,
+		BatchTimeout: 5 * time.Millisecond,
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	return w
+}
+
+// kafkaGoRead reads n messages from r within 20 seconds.
+func kafkaGoRead(t *testing.T, r *kafka.Reader, n int) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out []kafka.Message
+	for len(out) < n {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("read %d of %d: %v", len(out), n, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestKafkaGoWriterReader writes with every codec through a Writer (acks
+// all, keys hashed to partitions) and reads each partition back with a
+// partition Reader from the first offset, then from the last one.
+func TestKafkaGoWriterReader(t *testing.T) {
+	b := brokertest.Start(t)
+	admin := kafkaGoClient(b.Addr())
+	for _, cc := range []struct {
+		name  string
+		codec kafka.Compression
+	}{{"none", 0}, {"gzip", kafka.Gzip}, {"snappy", kafka.Snappy}, {"lz4", kafka.Lz4}, {"zstd", kafka.Zstd}} {
+		t.Run(cc.name, func(t *testing.T) {
+			topic := "kafkago-" + cc.name
+			kafkaGoCreate(t, admin, topic, 3)
+			w := kafkaGoWriter(t, b.Addr(), topic, cc.codec)
+			msgs := kafkaGoMessages(cc.name, 60)
+			if err := w.WriteMessages(ctxT(t), msgs...); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			// Per partition, in write order: the Writer sets Partition on
+			// no message it is handed, so compute what Hash chose from what
+			// the readers return.
+			keyPart := map[string]int{}
+			total := 0
+			for p := range 3 {
+				r := kafka.NewReader(kafka.ReaderConfig{
+					Brokers: []string{b.Addr()}, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond,
+				})
+				if err := r.SetOffset(kafka.FirstOffset); err != nil {
+					t.Fatal(err)
+				}
+				lo, err := admin.ListOffsets(ctxT(t), &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: {kafka.LastOffsetOf(p)}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := int(lo.Topics[topic][0].LastOffset)
+				got := kafkaGoRead(t, r, n)
+				last := -1
+				for i, m := range got {
+					if m.Offset != int64(i) {
+						t.Fatalf("partition %d message %d has offset %d", p, i, m.Offset)
+					}
+					if q, ok := keyPart[string(m.Key)]; ok && q != p {
+						t.Fatalf("key %s on partitions %d and %d: not hashed", m.Key, q, p)
+					}
+					keyPart[string(m.Key)] = p
+					var idx int
+					if _, err := fmt.Sscanf(string(m.Value), cc.name+"-%d", &idx); err != nil || idx <= last {
+						t.Fatalf("partition %d: %q after index %d", p, m.Value, last)
+					}
+					last = idx
+					want := msgs[idx]
+					if string(m.Key) != string(want.Key) || len(m.Headers) != 1 || string(m.Headers[0].Value) != strconv.Itoa(idx) {
+						t.Fatalf("partition %d message %d: key %q headers %v, want key %q header i=%d", p, i, m.Key, m.Headers, want.Key, idx)
+					}
+				}
+				total += len(got)
+
+				// From the last offset: only what is written afterwards. The
+				// Reader resolves LastOffset in its own goroutine, after
+				// SetOffset returns, so a record written at once may land
+				// before the resolved offset: write until one is read.
+				if err := r.SetOffset(kafka.LastOffset); err != nil {
+					t.Fatal(err)
+				}
+				conn, err := kafka.DialLeader(ctxT(t), "tcp", b.Addr(), topic, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				deadline := time.Now().Add(20 * time.Second)
+				for {
+					if _, err := conn.WriteMessages(kafka.Message{Value: []byte("after-last")}); err != nil {
+						t.Fatalf("conn write: %v", err)
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+					m, err := r.ReadMessage(ctx)
+					cancel()
+					if err == nil {
+						if string(m.Value) != "after-last" || m.Offset < int64(n) {
+							t.Fatalf("after SetOffset(LastOffset) read %q at %d, want after-last at %d or later", m.Value, m.Offset, n)
+						}
+						break
+					}
+					if !errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline) {
+						t.Fatalf("read after SetOffset(LastOffset): %v", err)
+					}
+				}
+				conn.Close()
+				if err := r.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if total != len(msgs) {
+				t.Fatalf("partitions hold %d messages, want %d", total, len(msgs))
+			}
+		})
+	}
+}
+
+// kafkaGoGroupReader reads with a group Reader in a goroutine, committing
+// each message synchronously, and records which reader read which value.
+// stop closes the reader (it leaves the group) and waits for it.
+func kafkaGoGroupReader(t *testing.T, addr, group, topic, name string, mu *sync.Mutex, seen map[string][]string) (stop func()) {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:           []string{addr},
+		GroupID:           group,
+		Topic:             topic,
+		MaxWait:           100 * time.Millisecond,
+		StartOffset:       kafka.FirstOffset,
+		SessionTimeout:    6 * time.Second,
+		HeartbeatInterval: 200 * time.Millisecond,
+		RebalanceTimeout:  5 * time.Second,
+		JoinGroupBackoff:  100 * time.Millisecond,
+		ReadBackoffMin:    10 * time.Millisecond,
+		ReadBackoffMax:    100 * time.Millisecond,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			m, err := r.FetchMessage(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					t.Errorf("%s: fetch: %v", name, err)
+				}
+				return
+			}
+			if err := r.CommitMessages(ctx, m); err != nil {
+				if ctx.Err() == nil {
+					t.Errorf("%s: commit: %v", name, err)
+				}
+				return
+			}
+			mu.Lock()
+			seen[string(m.Value)] = append(seen[string(m.Value)], name)
+			mu.Unlock()
+		}
+	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			if err := r.Close(); err != nil {
+				t.Errorf("%s: close: %v", name, err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// TestKafkaGoGroup runs two group Readers over a 6-partition topic: they
+// split it, commit, one leaves and the other takes over from the commits;
+// then the last one stops and a new reader resumes from the commits.
+func TestKafkaGoGroup(t *testing.T) {
+	b := brokertest.Start(t)
+	admin := kafkaGoClient(b.Addr())
+	topic, group := "kafkago-group", "kafkago-group"
+	kafkaGoCreate(t, admin, topic, 6)
+	w := kafkaGoWriter(t, b.Addr(), topic, 0)
+	if err := w.WriteMessages(ctxT(t), kafkaGoMessages("first", 60)...); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[string][]string{}
+	count := func(n int) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(seen) == n
+		}
+	}
+	stopA := kafkaGoGroupReader(t, b.Addr(), group, topic, "a", &mu, seen)
+	stopB := kafkaGoGroupReader(t, b.Addr(), group, topic, "b", &mu, seen)
+	split := func() bool {
+		resp, err := admin.DescribeGroups(ctxT(t), &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := resp.Groups[0]
+		if g.Error != nil || g.GroupState != "Stable" || len(g.Members) != 2 {
+			return false
+		}
+		parts := 0
+		for _, m := range g.Members {
+			n := 0
+			for _, tp := range m.MemberAssignments.Topics {
+				n += len(tp.Partitions)
+			}
+			if n == 0 {
+				return false
+			}
+			parts += n
+		}
+		return parts == 6
+	}
+	waitFor(t, "two readers splitting the topic", split)
+	waitFor(t, "60 records read", count(60))
+
+	stopA()
+	if err := w.WriteMessages(ctxT(t), kafkaGoMessages("second", 30)...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b reading the 30 new records", count(90))
+	stopB()
+
+	if err := w.WriteMessages(ctxT(t), kafkaGoMessages("third", 30)...); err != nil {
+		t.Fatal(err)
+	}
+	kafkaGoGroupReader(t, b.Addr(), group, topic, "c", &mu, seen)
+	waitFor(t, "c reading the 30 records written after b stopped", count(120))
+	mu.Lock()
+	defer mu.Unlock()
+	for v, rs := range seen {
+		if len(rs) != 1 {
+			t.Errorf("%s read by %v: a reader did not resume from the commit", v, rs)
+		}
+		if v[:len("third")] == "third" && rs[0] != "c" {
+			t.Errorf("%s read by %v", v, rs)
+		}
+	}
+
+	of, err := admin.OffsetFetch(ctxT(t), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: {0, 1, 2, 3, 4, 5}}})
+	if err != nil || of.Error != nil {
+		t.Fatalf("offset fetch: %v %v", err, of.Error)
+	}
+	var committed int64
+	for _, p := range of.Topics[topic] {
+		if p.Error != nil {
+			t.Fatalf("offset fetch partition %d: %v", p.Partition, p.Error)
+		}
+		if p.CommittedOffset > 0 {
+			committed += p.CommittedOffset
+		}
+	}
+	if committed != 120 {
+		t.Fatalf("committed offsets add up to %d, want 120", committed)
 	}
 }
