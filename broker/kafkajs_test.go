@@ -281,6 +281,12 @@ func TestKafkaJSProduce(t *testing.T) {
 		KeysOK            bool     `json:"keysOk"`
 		HeadersOK         bool     `json:"headersOk"`
 	}
+	r.expect(t, "logAppendTime-none", true)
+	r.expect(t, "logAppendTime-gzip", true)
+	r.expect(t, "logAppendTimeRead", []bool{true, true, true, true})
+	r.expect(t, "timestampFuture2h", "INVALID_TIMESTAMP")
+	r.expect(t, "timestampPast10y", "ok")
+
 	var got map[string]partition
 	if !r.fact(t, "readBack", &got) {
 		return

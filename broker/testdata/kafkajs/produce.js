@@ -76,6 +76,37 @@ async function main() {
     }
     return out
   })
+
+  // message.timestamp.type=LogAppendTime: the broker stamps its own time on
+  // each batch (plain and gzip) and says so in the produce response; the
+  // consumer reads that time, not the producer's.
+  const lat = prefix + '-lat'
+  await admin.createTopics({ topics: [{ topic: lat, numPartitions: 1, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] }] })
+  const p2 = kafka.producer({ retry: { retries: 0 } })
+  await p2.connect()
+  const before = Date.now()
+  for (const [name, codec] of [['none', CompressionTypes.None], ['gzip', CompressionTypes.GZIP]]) {
+    await step('logAppendTime-' + name, () => p2.send({ topic: lat, acks: -1, compression: codec, messages: [{ value: 'x', timestamp: '1000' }, { value: 'y', timestamp: '2000' }] }),
+      r => Number(r[0].logAppendTime) >= before && Number(r[0].logAppendTime) <= Date.now())
+  }
+  await step('logAppendTimeRead', async () => {
+    const got = []
+    const c = kafka.consumer({ groupId: prefix + '-lat', maxWaitTimeInMs: 200, sessionTimeout: 6000, heartbeatInterval: 300 })
+    await c.connect()
+    await c.subscribe({ topic: lat, fromBeginning: true })
+    await c.run({ eachMessage: async ({ message }) => { got.push(Number(message.timestamp)) } })
+    try {
+      await waitFor('4 records', () => got.length >= 4)
+    } finally {
+      await c.disconnect()
+    }
+    return got.map(ts => ts >= before && ts <= Date.now())
+  })
+  // CreateTime bounds (Kafka 3.6+ defaults): at most 1 h in the future, any
+  // time in the past.
+  await step('timestampFuture2h', () => p2.send({ topic: topics[1], acks: -1, messages: [{ partition: 0, value: 'f', timestamp: String(Date.now() + 2 * 3600 * 1000) }] }).then(() => 'ok', e => e.type || e.message))
+  await step('timestampPast10y', () => p2.send({ topic: lat, acks: -1, messages: [{ value: 'p', timestamp: String(Date.now() - 10 * 365 * 86400 * 1000) }] }).then(() => 'ok', e => e.type || e.message))
+  await p2.disconnect()
   await admin.disconnect()
 }
 
