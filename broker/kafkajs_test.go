@@ -473,6 +473,7 @@ func TestKafkaJSErrors(t *testing.T) {
 		"alterValidateOnly":            map[string]string{"retention.ms": "604800000", "max.message.bytes": "2000"},
 		"minIsr":                       map[string]string{"acksAll": "NOT_ENOUGH_REPLICAS", "acks1": "ok"},
 		"bigRecord":                    []int{1500000, 5},
+		"compacted":                    map[string]any{"noKey": "INVALID_RECORD", "read": [][]any{{"k", "v"}, {"k", nil}}},
 		"describeBrokerConfig":         map[string]string{"auto.create.topics.enable": "true", "num.partitions": "1"},
 		"describeCluster":              map[string]any{"brokers": []string{"1@" + b.Addr()}, "controller": 1, "hasClusterId": true},
 		"deleteRecordsBeyondEnd":       "OFFSET_OUT_OF_RANGE",

@@ -110,6 +110,27 @@ async function main() {
     }
     return got
   })
+  // A compacted topic takes only keyed records; a null value is a tombstone.
+  await step('compacted', async () => {
+    const topic = prefix + '-compact'
+    await admin.createTopics({ topics: [{ topic, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] })
+    const p = kafka.producer({ retry: { retries: 0 } })
+    await p.connect()
+    const noKey = await outcome(() => p.send({ topic, acks: -1, messages: [{ value: 'nokey' }] }))
+    await p.send({ topic, acks: -1, messages: [{ key: 'k', value: 'v' }, { key: 'k', value: null }] })
+    await p.disconnect()
+    const got = []
+    const c = kafka.consumer({ groupId: prefix + '-compact', maxWaitTimeInMs: 100, sessionTimeout: 6000, heartbeatInterval: 300 })
+    await c.connect()
+    await c.subscribe({ topic, fromBeginning: true })
+    await c.run({ eachMessage: async ({ message }) => { got.push([message.key && message.key.toString(), message.value && message.value.toString()]) } })
+    try {
+      await waitFor('the record and its tombstone', () => got.length >= 2)
+    } finally {
+      await c.disconnect()
+    }
+    return { noKey, read: got }
+  })
   await step('produceAcks1', () => producer.send({ topic: t, acks: 1, messages: [{ partition: 2, value: 'a1' }] }), r => r.map(x => ({ err: x.errorCode, base: x.baseOffset })))
   await step('produceAcks0', () => producer.send({ topic: t, acks: 0, messages: [{ partition: 2, value: 'a0' }] }), r => r.length)
   // Metadata creates a topic a producer names, with num.partitions.
