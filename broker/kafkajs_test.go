@@ -547,6 +547,8 @@ func TestKafkaJSConsumer(t *testing.T) {
 	// The new topic has 2 empty-start partitions and none of the old records.
 	r.expect(t, "recreate", map[string]any{"offsets": [][]string{{"0", "0"}, {"0", "1"}}, "got": []string{"1/0/new1"}})
 
+	r.expect(t, "joinMidStream", map[string]any{"split": []int{3, 3}, "unique": 600, "repeats": 0})
+
 	var split struct {
 		Child []int `json:"child"`
 		B     []int `json:"b"`

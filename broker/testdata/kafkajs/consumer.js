@@ -128,6 +128,45 @@ async function main() {
     return { offsets, got }
   })
 
+  // A second member joins while the first is busy with a slow eachMessage:
+  // the broker holds the rebalance until the first rejoins, and takes the
+  // offsets it commits on the way (current generation, group rebalancing),
+  // so nothing is lost or read twice.
+  await step('joinMidStream', async () => {
+    const topic = prefix + '-mid'
+    const groupId = prefix + '-mid'
+    await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] })
+    await producer.send({ topic, acks: -1, messages: Array.from({ length: 600 }, (_, j) => ({ partition: j % 6, value: `${j % 6}:${Math.floor(j / 6)}` })) })
+    const reads = []
+    const assigned = {}
+    const mk = name => {
+      const c = kafka.consumer({ groupId, ...groupOpts, rebalanceTimeout: 5000, maxBytesPerPartition: 2000 })
+      c.on(c.events.GROUP_JOIN, e => { assigned[name] = e.payload.memberAssignment[topic] })
+      return c
+    }
+    const slow = name => async ({ partition, message }) => {
+      reads.push(`${partition}/${message.offset}`)
+      await new Promise(r => setTimeout(r, 5))
+    }
+    const a = mk('A')
+    const b = mk('B')
+    try {
+      await a.connect()
+      await a.subscribe({ topic, fromBeginning: true })
+      await a.run({ eachMessage: slow('A') })
+      await waitFor('A to be reading', () => reads.length > 50)
+      await b.connect()
+      await b.subscribe({ topic, fromBeginning: true })
+      await b.run({ eachMessage: slow('B') })
+      await waitFor('a split', () => assigned.B && assigned.B.length > 0 && assigned.A.length < 6, 20000)
+      await waitFor('every record', () => new Set(reads).size >= 600, 30000)
+    } finally {
+      await a.disconnect()
+      await b.disconnect()
+    }
+    return { split: [assigned.A.length, assigned.B.length], unique: new Set(reads).size, repeats: reads.length - new Set(reads).size }
+  })
+
   // A member killed without leaving.
   await admin.createTopics({ topics: [{ topic: crashTopic, numPartitions: PARTS }] })
   const produce = phase => producer.send({
