@@ -1,10 +1,12 @@
 package broker_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"reflect"
@@ -48,13 +50,50 @@ func requireKafkaJS(t *testing.T) {
 // print its JSON line or dies (a fatal error or its own time limit).
 func runKafkaJS(t *testing.T, b *brokertest.Broker, script, prefix string, args ...string) kafkajsResult {
 	t.Helper()
+	return runKafkaJSWith(t, b, nil, script, prefix, args...)
+}
+
+// runKafkaJSWith is runKafkaJS for a script that stops halfway: when it
+// prints a line "restart", onRestart runs (restarting the broker on the same
+// address) and the script is told to go on with a line on its stdin.
+func runKafkaJSWith(t *testing.T, b *brokertest.Broker, onRestart func(), script, prefix string, args ...string) kafkajsResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", append([]string{script, b.Addr(), prefix}, args...)...)
 	cmd.Dir = "testdata/kafkajs"
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("node %s: %v", script, err)
+	}
+	var out bytes.Buffer
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+	for sc.Scan() {
+		if sc.Text() == "restart" && onRestart != nil {
+			onRestart()
+			if _, err := io.WriteString(stdin, "go\n"); err != nil {
+				t.Errorf("node %s: telling it the broker is back: %v", script, err)
+			}
+			continue
+		}
+		out.Write(sc.Bytes())
+	}
+	scanErr := sc.Err()
+	stdin.Close()
+	err = cmd.Wait()
+	if scanErr != nil {
+		t.Fatalf("node %s: reading its output: %v", script, scanErr)
+	}
 	var res kafkajsResult
 	if jerr := json.Unmarshal(out.Bytes(), &res); jerr != nil {
 		t.Fatalf("node %s: %v; stdout is not its JSON line (%v)\nstdout: %s\nstderr: %s", script, err, jerr, out.String(), errb.String())
@@ -606,4 +645,36 @@ func TestKafkaJSConsumer(t *testing.T) {
 			t.Errorf("B read partition %d up to %d, want %d", p, bNext[p], 2*per)
 		}
 	}
+}
+
+// TestKafkaJSRestart: kafkajs clients carry on across a broker restart
+// (clean stop, same data and address): records, the idempotent producer's
+// sequence state, the transactional id and the group's offsets survive.
+func TestKafkaJSRestart(t *testing.T) {
+	requireKafkaJS(t)
+	t.Parallel()
+	const n = 10
+	b := brokertest.Start(t)
+	restarted := false
+	r := runKafkaJSWith(t, b, func() { b, restarted = b.Restart(t), true }, "restart.js", "kjs")
+	if !restarted {
+		t.Fatal("the script never asked for the restart")
+	}
+	values := func(firstOffset, from, to int, txn string) []string {
+		var vs []string
+		for i := from; i < to; i++ {
+			vs = append(vs, fmt.Sprintf("%d:i%d", firstOffset+i-from, i))
+		}
+		return append(vs, fmt.Sprintf("%d:%s", firstOffset+to-from, txn))
+	}
+	// i0..i9 at 0..9, t1 at 10 and its commit marker at 11.
+	r.expect(t, "before", values(0, 0, n, "t1"))
+	r.expect(t, "idempotentAfter", true)
+	r.expect(t, "txnAfter", true)
+	// kafkajs commits the offset after the last record it read (11), not
+	// past the marker.
+	r.expect(t, "committedAfter", []int{n + 1})
+	// i10..i19 at 12..21, t2 at 22, its marker at 23.
+	r.expect(t, "after", values(n+2, n, 2*n, "t2"))
+	r.expect(t, "offsetsAfter", [][]string{{"0", fmt.Sprint(2*n + 4)}})
 }
