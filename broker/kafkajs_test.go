@@ -547,12 +547,9 @@ func TestKafkaJSErrors(t *testing.T) {
 	r.expect(t, "smallFetchLimit", small)
 
 	// Produce from the fenced producer (old epoch, partition already in its
-	// transaction): Kafka answers INVALID_PRODUCER_EPOCH, which kafkajs
-	// knows; Sluice's produce-time transaction check answers
-	// PRODUCER_FENCED (90), which kafkajs 2.2.4 does not know.
-	r.expectOrBug(t, "fencedSend", "INVALID_PRODUCER_EPOCH",
-		"Produce (v3, v7 and v9 alike) with a fenced epoch answers PRODUCER_FENCED (90) instead of INVALID_PRODUCER_EPOCH (47); "+
-			"Kafka maps PRODUCER_FENCED from produce verification to INVALID_PRODUCER_EPOCH (AddPartitionsToTxnManager)")
+	// transaction): INVALID_PRODUCER_EPOCH, as Kafka maps its produce
+	// verification's PRODUCER_FENCED (which kafkajs 2.2.4 does not know).
+	r.expect(t, "fencedSend", "INVALID_PRODUCER_EPOCH")
 	// APIs Sluice does not have yet, so kafkajs reports the API as
 	// unsupported where Kafka (no authorizer configured) answers.
 	r.expectOrBug(t, "describeAcls", "SECURITY_DISABLED",

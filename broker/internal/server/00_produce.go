@@ -24,6 +24,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -117,6 +118,13 @@ func (s *Server) produceTo(topic string, rp *kmsg.ProduceRequestTopicPartition, 
 	}
 	if v := s.txnVerify.Load(); v != nil && herr == nil && h.IsTransactional() && !h.IsControl() {
 		if err := (*v)(topic, rp.Partition, h.ProducerID, h.ProducerEpoch); err != nil {
+			// A fenced producer's batch gets INVALID_PRODUCER_EPOCH, as
+			// from Kafka's produce verification: producers handle that
+			// code here (PRODUCER_FENCED is unknown to kafkajs and to
+			// clients older than KIP-588).
+			if errors.Is(err, kerr.ProducerFenced) {
+				return fmt.Errorf("%w: %w", kerr.InvalidProducerEpoch, err)
+			}
 			return err
 		}
 	}
