@@ -26,14 +26,19 @@ run: build ## start the broker with embedded defaults (data in ./data, 127.0.0.1
 	$(BIN) broker
 
 .PHONY: test
-test: ## install test dependencies (kcat, confluent-kafka), run every test, then make compat
+test: ## install test dependencies (kcat, confluent-kafka, node + kafkajs), run every test, then make compat and make peer
 	./scripts/install-test-deps.sh
 	SLUICE_TEST_REQUIRE_CLIENTS=1 $(GO) test -count=1 -timeout 15m $(PKGS)
 	./scripts/compat.sh
+	./scripts/peer-suites.sh
 
 .PHONY: compat
 compat: ## run franz-go's own kgo integration tests against a fresh Sluice broker (KGO_SEEDS=host:port for another)
 	./scripts/compat.sh
+
+.PHONY: peer
+peer: ## run kafka-go's own test suite against a fresh Sluice broker on localhost:9092 (about 4 minutes)
+	./scripts/peer-suites.sh
 
 .PHONY: race
 race: ## run the tests with the race detector
