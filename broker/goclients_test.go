@@ -448,6 +448,7 @@ func TestSaramaIdempotentProducer(t *testing.T) {
 			c.Producer.Idempotent = true
 			c.Net.MaxOpenRequests = 1
 			c.Producer.Flush.Messages = 10
+			c.Producer.Flush.Frequency = 5 * time.Millisecond
 			cl := saramaClient(t, b.Addr(), c)
 			topic := "sarama-idem-" + sv.name
 			if err := saramaAdmin(t, b.Addr(), c).CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 2, ReplicationFactor: 1}, false); err != nil {
@@ -578,9 +579,13 @@ func TestSaramaTransactions(t *testing.T) {
 	}
 }
 
-// kafkaGoClient is a kafka-go admin client for the broker at addr.
-func kafkaGoClient(addr string) *kafka.Client {
-	return &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}
+// kafkaGoClient is a kafka-go admin client for the broker at addr. Its
+// Transport answers Metadata from a cache for MetadataTTL (6 s by
+// default); a short one lets a test see a deletion soon.
+func kafkaGoClient(t *testing.T, addr string) *kafka.Client {
+	tr := &kafka.Transport{MetadataTTL: 100 * time.Millisecond}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second, Transport: tr}
 }
 
 // kafkaGoCreate creates topic with kafka-go's CreateTopics and fails the
@@ -611,10 +616,15 @@ func kafkaGoMessages(tag string, n int) []kafka.Message {
 	return msgs
 }
 
-// kafkaGoWriter is a synchronous Writer with acks=all and hashed keys.
+// kafkaGoWriter is a synchronous Writer with acks=all and hashed keys. It
+// has a Transport of its own: kafka-go's shared default one caches
+// metadata across tests, and a topic created since looks unknown to it.
 func kafkaGoWriter(t *testing.T, addr, topic string, codec kafka.Compression) *kafka.Writer {
 	t.Helper()
+	tr := &kafka.Transport{MetadataTTL: 100 * time.Millisecond}
+	t.Cleanup(tr.CloseIdleConnections)
 	w := &kafka.Writer{
+		Transport:    tr,
 		Addr:         kafka.TCP(addr),
 		Topic:        topic,
 		Balancer:     &kafka.Hash{},
@@ -648,7 +658,7 @@ func kafkaGoRead(t *testing.T, r *kafka.Reader, n int) []kafka.Message {
 // partition Reader from the first offset, then from the last one.
 func TestKafkaGoWriterReader(t *testing.T) {
 	b := brokertest.Start(t)
-	admin := kafkaGoClient(b.Addr())
+	admin := kafkaGoClient(t, b.Addr())
 	for _, cc := range []struct {
 		name  string
 		codec kafka.Compression
@@ -800,7 +810,7 @@ func kafkaGoGroupReader(t *testing.T, addr, group, topic, name string, mu *sync.
 // then the last one stops and a new reader resumes from the commits.
 func TestKafkaGoGroup(t *testing.T) {
 	b := brokertest.Start(t)
-	admin := kafkaGoClient(b.Addr())
+	admin := kafkaGoClient(t, b.Addr())
 	topic, group := "kafkago-group", "kafkago-group"
 	kafkaGoCreate(t, admin, topic, 6)
 	w := kafkaGoWriter(t, b.Addr(), topic, 0)
@@ -882,4 +892,312 @@ func TestKafkaGoGroup(t *testing.T) {
 	if committed != 120 {
 		t.Fatalf("committed offsets add up to %d, want 120", committed)
 	}
+}
+
+// TestSaramaClusterAdmin walks sarama's ClusterAdmin through a topic's and
+// a group's life: create with configs, list, describe, add partitions,
+// describe and alter configs both ways, delete records, list, describe,
+// fetch offsets of and delete a group, delete the topic.
+func TestSaramaClusterAdmin(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Property("auto.create.topics.enable", "false"))
+	for _, sv := range saramaVersions {
+		t.Run(sv.name, func(t *testing.T) {
+			c := saramaConfig(sv.v)
+			adm := saramaAdmin(t, b.Addr(), c)
+			topic, group := "sarama-admin-"+sv.name, "sarama-admin-group-"+sv.name
+			ret, policy := "3600000", "delete"
+			err := adm.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 2, ReplicationFactor: 1,
+				ConfigEntries: map[string]*string{"retention.ms": &ret, "cleanup.policy": &policy}}, false)
+			if err != nil {
+				t.Fatalf("create topic: %v", err)
+			}
+			if err := adm.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 1, ReplicationFactor: 1}, false); !errors.Is(err, sarama.ErrTopicAlreadyExists) {
+				t.Fatalf("creating it again: %v, want TOPIC_ALREADY_EXISTS", err)
+			}
+			topics, err := adm.ListTopics()
+			if err != nil {
+				t.Fatalf("list topics: %v", err)
+			}
+			if d, ok := topics[topic]; !ok || d.NumPartitions != 2 || d.ConfigEntries["retention.ms"] == nil || *d.ConfigEntries["retention.ms"] != ret {
+				t.Fatalf("listed %s: %+v (found %v)", topic, d, ok)
+			}
+
+			// sarama itself refuses CreatePartitions below Kafka 1.0, where
+			// the API first appeared.
+			parts := 2
+			if sv.v.IsAtLeast(sarama.V1_0_0_0) {
+				if err := adm.CreatePartitions(topic, 4, nil, false); err != nil {
+					t.Fatalf("create partitions: %v", err)
+				}
+				parts = 4
+			}
+			md, err := adm.DescribeTopics([]string{topic})
+			if err != nil || len(md) != 1 || md[0].Err != sarama.ErrNoError || len(md[0].Partitions) != parts {
+				t.Fatalf("describe topics: %v %+v", err, md)
+			}
+
+			config := func(key string) (string, bool) {
+				t.Helper()
+				entries, err := adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
+				if err != nil {
+					t.Fatalf("describe config: %v", err)
+				}
+				for _, e := range entries {
+					if e.Name == key {
+						return e.Value, e.Default
+					}
+				}
+				t.Fatalf("describe config: no %s among %d entries", key, len(entries))
+				return "", false
+			}
+			if v, def := config("retention.ms"); v != ret || def {
+				t.Fatalf("retention.ms = %q (default %v), want %s set on the topic", v, def, ret)
+			}
+			// The legacy AlterConfigs replaces all of the topic's configs.
+			ret2 := "7200000"
+			if err := adm.AlterConfig(sarama.TopicResource, topic, map[string]*string{"retention.ms": &ret2}, false); err != nil {
+				t.Fatalf("alter config: %v", err)
+			}
+			if v, _ := config("retention.ms"); v != ret2 {
+				t.Fatalf("after AlterConfig retention.ms = %q, want %s", v, ret2)
+			}
+			seg := "600000"
+			if sv.v.IsAtLeast(sarama.V2_3_0_0) { // IncrementalAlterConfigs came with Kafka 2.3
+				err := adm.IncrementalAlterConfig(sarama.TopicResource, topic, map[string]sarama.IncrementalAlterConfigsEntry{
+					"segment.ms": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &seg},
+				}, false)
+				if err != nil {
+					t.Fatalf("incremental alter config: %v", err)
+				}
+				if v, _ := config("segment.ms"); v != seg {
+					t.Fatalf("segment.ms = %q, want %s", v, seg)
+				}
+				if v, _ := config("retention.ms"); v != ret2 {
+					t.Fatalf("IncrementalAlterConfig changed retention.ms to %q", v)
+				}
+			}
+
+			pc := saramaConfig(sv.v)
+			pc.Producer.Partitioner = sarama.NewManualPartitioner
+			cl := saramaClient(t, b.Addr(), pc)
+			sp, err := sarama.NewSyncProducerFromClient(cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sp.Close()
+			for i := range 10 {
+				if _, _, err := sp.SendMessage(&sarama.ProducerMessage{Topic: topic, Partition: 0, Value: sarama.StringEncoder(strconv.Itoa(i))}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := adm.DeleteRecords(topic, map[int32]int64{0: 4}); err != nil {
+				t.Fatalf("delete records: %v", err)
+			}
+			if o, err := cl.GetOffset(topic, 0, sarama.OffsetOldest); err != nil || o != 4 {
+				t.Fatalf("oldest offset after DeleteRecords: %d %v, want 4", o, err)
+			}
+
+			// A consumer's commits outside any membership (an offset manager).
+			om, err := sarama.NewOffsetManagerFromClient(group, cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pom, err := om.ManagePartition(topic, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pom.MarkOffset(6, "meta")
+			om.Commit()
+			if err := pom.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := om.Close(); err != nil {
+				t.Fatal(err)
+			}
+			groups, err := adm.ListConsumerGroups()
+			if err != nil {
+				t.Fatalf("list groups: %v", err)
+			}
+			if _, ok := groups[group]; !ok {
+				t.Fatalf("list groups: %v lacks %s", groups, group)
+			}
+			gd, err := adm.DescribeConsumerGroups([]string{group})
+			if err != nil || len(gd) != 1 || gd[0].Err != sarama.ErrNoError || gd[0].State != "Empty" || len(gd[0].Members) != 0 {
+				t.Fatalf("describe group: %v %+v", err, gd)
+			}
+			offs, err := adm.ListConsumerGroupOffsets(group, map[string][]int32{topic: {0, 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if blk := offs.GetBlock(topic, 0); blk == nil || blk.Offset != 6 || blk.Metadata != "meta" {
+				t.Fatalf("committed offset of partition 0: %+v, want 6 \"meta\"", blk)
+			}
+			if blk := offs.GetBlock(topic, 1); blk == nil || blk.Offset != -1 {
+				t.Fatalf("offset of partition 1 with no commit: %+v, want -1", blk)
+			}
+			// sarama refuses DeleteGroups below Kafka 1.1, where it appeared.
+			if sv.v.IsAtLeast(sarama.V1_1_0_0) {
+				if err := adm.DeleteConsumerGroup(group); err != nil {
+					t.Fatalf("delete group: %v", err)
+				}
+				groups, err := adm.ListConsumerGroups()
+				if _, ok := groups[group]; ok || err != nil {
+					t.Fatalf("after delete, list groups: %v %v", groups, err)
+				}
+			}
+
+			if err := adm.DeleteTopic(topic); err != nil {
+				t.Fatalf("delete topic: %v", err)
+			}
+			waitFor(t, "the deleted topic to leave the listing", func() bool {
+				topics, err := adm.ListTopics()
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, ok := topics[topic]
+				return !ok
+			})
+		})
+	}
+}
+
+// TestKafkaGoClientAndConn uses kafka-go's Client for admin calls and its
+// low-level Conn for a leader connection's writes and batch reads.
+func TestKafkaGoClientAndConn(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Property("auto.create.topics.enable", "false"))
+	cl := kafkaGoClient(t, b.Addr())
+	ctx := ctxT(t)
+	topic := "kafkago-admin"
+	kafkaGoCreate(t, cl, topic, 3, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "3600000"})
+
+	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		t.Fatalf("metadata: %v", err)
+	}
+	if len(md.Topics) != 1 || md.Topics[0].Error != nil || len(md.Topics[0].Partitions) != 3 || len(md.Brokers) != 1 {
+		t.Fatalf("metadata: %+v", md)
+	}
+	if md.Topics[0].Partitions[0].Leader.Port == 0 {
+		t.Fatalf("partition 0 has no leader: %+v", md.Topics[0].Partitions[0])
+	}
+
+	conn, err := kafka.DialLeader(ctx, "tcp", b.Addr(), topic, 1)
+	if err != nil {
+		t.Fatalf("dial leader: %v", err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	msgs := kafkaGoMessages("conn", 25)
+	for i := range msgs {
+		msgs[i].Key = nil // Conn writes to its own partition; no balancer
+	}
+	if _, err := conn.WriteMessages(msgs...); err != nil {
+		t.Fatalf("conn write: %v", err)
+	}
+	if last, err := conn.ReadLastOffset(); err != nil || last != 25 {
+		t.Fatalf("read last offset: %d %v, want 25", last, err)
+	}
+	if first, err := conn.ReadFirstOffset(); err != nil || first != 0 {
+		t.Fatalf("read first offset: %d %v, want 0", first, err)
+	}
+	if _, err := conn.Seek(3, kafka.SeekAbsolute); err != nil {
+		t.Fatal(err)
+	}
+	batch := conn.ReadBatch(1, 1<<20)
+	var got []string
+	for len(got) < 22 {
+		m, err := batch.ReadMessage()
+		if err != nil {
+			break
+		}
+		if m.Offset != int64(3+len(got)) {
+			t.Fatalf("batch message %d has offset %d", len(got), m.Offset)
+		}
+		got = append(got, string(m.Value))
+	}
+	if err := batch.Close(); err != nil {
+		t.Fatalf("batch: %v", err)
+	}
+	if len(got) != 22 || got[0] != "conn-3" || got[21] != "conn-24" {
+		t.Fatalf("ReadBatch from offset 3 read %d: %v", len(got), got)
+	}
+
+	lo, err := cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
+		topic: {kafka.FirstOffsetOf(1), kafka.LastOffsetOf(1), kafka.FirstOffsetOf(0), kafka.LastOffsetOf(0)},
+	}})
+	if err != nil {
+		t.Fatalf("list offsets: %v", err)
+	}
+	for _, po := range lo.Topics[topic] {
+		want := int64(0)
+		if po.Partition == 1 {
+			want = 25
+		}
+		if po.Error != nil || po.FirstOffset != 0 || po.LastOffset != want {
+			t.Fatalf("list offsets of partition %d: %+v, want 0..%d", po.Partition, po, want)
+		}
+	}
+
+	group := "kafkago-admin-group"
+	oc, err := cl.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: group, GenerationID: -1,
+		Topics: map[string][]kafka.OffsetCommit{topic: {{Partition: 1, Offset: 9, Metadata: "m9"}}}})
+	if err != nil {
+		t.Fatalf("offset commit: %v", err)
+	}
+	if e := oc.Topics[topic][0].Error; e != nil {
+		t.Fatalf("offset commit: %v", e)
+	}
+	of, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: {0, 1}}})
+	if err != nil || of.Error != nil {
+		t.Fatalf("offset fetch: %v %v", err, of.Error)
+	}
+	for _, p := range of.Topics[topic] {
+		want, meta := int64(-1), ""
+		if p.Partition == 1 {
+			want, meta = 9, "m9"
+		}
+		if p.Error != nil || p.CommittedOffset != want || p.Metadata != meta {
+			t.Fatalf("offset fetch partition %d: %+v, want %d %q", p.Partition, p, want, meta)
+		}
+	}
+
+	dc, err := cl.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"retention.ms", "cleanup.policy"},
+	}}})
+	if err != nil || len(dc.Resources) != 1 || dc.Resources[0].Error != nil {
+		t.Fatalf("describe configs: %v %+v", err, dc)
+	}
+	vals := map[string]kafka.DescribeConfigResponseConfigEntry{}
+	for _, e := range dc.Resources[0].ConfigEntries {
+		vals[e.ConfigName] = e
+	}
+	// kafka-go speaks DescribeConfigs v1+, where is_default gave way to
+	// config_source: 1 is DYNAMIC_TOPIC_CONFIG, 5 DEFAULT_CONFIG.
+	if e := vals["retention.ms"]; e.ConfigValue != "3600000" || e.ConfigSource != 1 {
+		t.Fatalf("retention.ms: %+v", e)
+	}
+	if e := vals["cleanup.policy"]; e.ConfigValue != "delete" || e.ConfigSource != 5 {
+		t.Fatalf("cleanup.policy: %+v", e)
+	}
+
+	dt, err := cl.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{topic, "no-such-topic"}})
+	if err != nil {
+		t.Fatalf("delete topics: %v", err)
+	}
+	if e := dt.Errors[topic]; e != nil {
+		t.Fatalf("delete %s: %v", topic, e)
+	}
+	if e := dt.Errors["no-such-topic"]; !errors.Is(e, kafka.UnknownTopicOrPartition) {
+		t.Fatalf("delete of an unknown topic: %v, want UNKNOWN_TOPIC_OR_PARTITION", e)
+	}
+	// The Transport's metadata cache may still hold the topic for a while.
+	waitFor(t, "metadata to call the deleted topic unknown", func() bool {
+		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(md.Topics) == 1 && errors.Is(md.Topics[0].Error, kafka.UnknownTopicOrPartition)
+	})
 }
