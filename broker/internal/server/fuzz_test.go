@@ -37,6 +37,33 @@ func fuzzSeeds() [][]byte {
 	pt.Partitions = append(pt.Partitions, pp)
 	p.Topics = append(p.Topics, pt)
 	seeds = append(seeds, frame(p))
+	// Admin requests naming the fuzz server's topic "t" (node 1 by
+	// default), so mutations start from answers past the lookups.
+	ap := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	ap.Version = 1
+	apt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+	apt.Topic = "t"
+	for i, rs := range [][]int32{{1}, nil, {1, 1}, {}} {
+		app := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+		app.Partition, app.Replicas = int32(i%2), rs
+		apt.Partitions = append(apt.Partitions, app)
+	}
+	ap.Topics = append(ap.Topics, apt)
+	seeds = append(seeds, frame(ap))
+	el := kmsg.NewPtrElectLeadersRequest()
+	el.Version, el.ElectionType = 2, 1
+	el.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: "t", Partitions: []int32{0, 1, 2}}}
+	seeds = append(seeds, frame(el))
+	lr := kmsg.NewPtrListPartitionReassignmentsRequest()
+	lr.Topics = []kmsg.ListPartitionReassignmentsRequestTopic{{Topic: "t", Partitions: []int32{0}}}
+	seeds = append(seeds, frame(lr))
+	ca := kmsg.NewPtrCreateACLsRequest()
+	ca.Version = 3
+	cac := kmsg.NewCreateACLsRequestCreation()
+	cac.ResourceType, cac.ResourceName, cac.Principal, cac.Host = kmsg.ACLResourceTypeTopic, "t", "User:u", "*"
+	cac.Operation, cac.PermissionType = kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow
+	ca.Creations = append(ca.Creations, cac)
+	seeds = append(seeds, frame(ca))
 	return seeds
 }
 

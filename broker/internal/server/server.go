@@ -57,11 +57,17 @@ var apiVersions = map[int16]versionRange{
 	26: {0, 3},  // EndTxn
 	27: {0, 1},  // WriteTxnMarkers
 	28: {0, 3},  // TxnOffsetCommit
+	29: {0, 3},  // DescribeAcls
+	30: {0, 3},  // CreateAcls
+	31: {0, 3},  // DeleteAcls
 	32: {0, 4},  // DescribeConfigs
 	33: {0, 2},  // AlterConfigs
 	35: {0, 4},  // DescribeLogDirs
 	37: {0, 3},  // CreatePartitions
 	42: {0, 2},  // DeleteGroups
+	43: {0, 2},  // ElectLeaders
+	45: {0, 1},  // AlterPartitionReassignments
+	46: {0, 0},  // ListPartitionReassignments
 	47: {0, 0},  // OffsetDelete
 	44: {0, 1},  // IncrementalAlterConfigs
 	60: {0, 1},  // DescribeCluster
@@ -420,6 +426,18 @@ func (s *Server) handle(ctx context.Context, r *request) (kmsg.Response, error) 
 		return s.handleConsumerGroupDescribe(r, req)
 	case *kmsg.WriteTxnMarkersRequest:
 		return s.handleWriteTxnMarkers(r, req)
+	case *kmsg.DescribeACLsRequest:
+		return s.handleDescribeACLs(r, req)
+	case *kmsg.CreateACLsRequest:
+		return s.handleCreateACLs(r, req)
+	case *kmsg.DeleteACLsRequest:
+		return s.handleDeleteACLs(r, req)
+	case *kmsg.ElectLeadersRequest:
+		return s.handleElectLeaders(r, req)
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		return s.handleAlterPartitionAssignments(r, req)
+	case *kmsg.ListPartitionReassignmentsRequest:
+		return s.handleListPartitionReassignments(r, req)
 	}
 	return nil, fmt.Errorf("no handler for %s", kmsg.NameForKey(r.key))
 }
