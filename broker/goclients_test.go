@@ -938,10 +938,11 @@ func TestSaramaClusterAdmin(t *testing.T) {
 
 			config := func(key string) (string, bool) {
 				t.Helper()
-				entries, err := adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
-				if err != nil {
-					t.Fatalf("describe config: %v", err)
+				res, err := adm.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: topic}}, sarama.DescribeConfigsOptions{})
+				if err != nil || len(res) != 1 || res[0].ErrorCode != sarama.ErrNoError {
+					t.Fatalf("describe configs: %v %+v", err, res)
 				}
+				entries := res[0].Configs
 				for _, e := range entries {
 					if e.Name == key {
 						return e.Value, e.Default

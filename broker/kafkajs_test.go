@@ -148,30 +148,6 @@ func (r kafkajsResult) expect(t *testing.T, step string, want any) {
 	}
 }
 
-// expectOrBug is expect for a step where Sluice is known to answer other
-// than Kafka: a wrong answer skips a subtest named after the step with the
-// bug's description instead of failing, so the suite stays green until the
-// broker is fixed. A right answer passes, and says the note can go.
-func (r kafkajsResult) expectOrBug(t *testing.T, step string, want any, bug string) {
-	t.Helper()
-	t.Run(step, func(t *testing.T) {
-		var got any
-		raw, ok := r.Facts[step]
-		if !ok || json.Unmarshal(raw, &got) != nil {
-			t.Skipf("sluice bug: %s (kafkajs threw %q)", bug, r.Errors[step])
-		}
-		wantJSON, _ := json.Marshal(want)
-		var w any
-		if err := json.Unmarshal(wantJSON, &w); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, w) {
-			t.Skipf("sluice bug: %s (got %s, want %s)", bug, raw, wantJSON)
-		}
-		t.Logf("%s now answers as Kafka does: remove the known-bug note", step)
-	})
-}
-
 func keys[V any](m map[string]V) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
@@ -550,12 +526,10 @@ func TestKafkaJSErrors(t *testing.T) {
 	// transaction): INVALID_PRODUCER_EPOCH, as Kafka maps its produce
 	// verification's PRODUCER_FENCED (which kafkajs 2.2.4 does not know).
 	r.expect(t, "fencedSend", "INVALID_PRODUCER_EPOCH")
-	// APIs Sluice does not have yet, so kafkajs reports the API as
-	// unsupported where Kafka (no authorizer configured) answers.
-	r.expectOrBug(t, "describeAcls", "SECURITY_DISABLED",
-		"DescribeAcls (29) is not implemented; Kafka without an authorizer answers SECURITY_DISABLED (54)")
-	r.expectOrBug(t, "listPartitionReassignments", "ok",
-		"ListPartitionReassignments (46) is not implemented; Kafka answers an empty list when nothing moves")
+	// Without an authorizer Kafka answers DescribeAcls SECURITY_DISABLED;
+	// on one broker nothing is being reassigned.
+	r.expect(t, "describeAcls", "SECURITY_DISABLED")
+	r.expect(t, "listPartitionReassignments", "ok")
 }
 
 // TestKafkaJSConsumer: a long-poll fetch wakes on append, seek, a topic

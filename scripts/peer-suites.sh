@@ -48,20 +48,19 @@ kafkago_env_skips=(
 	# SASL is not implemented in Sluice (it needs a SASL_PLAINTEXT listener on 9093).
 	TestUnsupportedSASLMechanism
 	TestWriter/writing_a_message_with_SASL_Plain_authentication
+	# kafka-go's compose files configure an authorizer and these tests create
+	# and read back ACLs; Sluice has no authorizer yet and answers
+	# SECURITY_DISABLED, as Kafka does without one.
+	TestClientCreateACLs
+	TestClientDeleteACLs
+	TestClientDescribeACLs
 	# Not implemented in Sluice, and not advertised in ApiVersions: kafka-go
 	# then sends v0 anyway and Sluice closes the connection (unexpected EOF),
 	# as Kafka does for an API key it does not serve.
-	TestClientCreateACLs      # CreateAcls (30): ACLs/authorizer not implemented
-	TestClientDeleteACLs      # DeleteAcls (31)
-	TestClientDescribeACLs    # DescribeAcls (29)
 	TestClientAlterClientQuotas     # AlterClientQuotas (49): quotas not implemented
 	TestClientDescribeClientQuotas  # DescribeClientQuotas (48)
 	TestAlterUserScramCredentials    # AlterUserScramCredentials (51): SCRAM not implemented
 	TestDescribeUserScramCredentials # DescribeUserScramCredentials (50)
-	TestClientAlterPartitionReassignments            # AlterPartitionReassignments (45): no reassignment
-	TestClientAlterPartitionReassignmentsMultiTopics # AlterPartitionReassignments (45)
-	TestClientListPartitionReassignments             # ListPartitionReassignments (46)
-	TestClientElectLeaders # ElectLeaders (43): no preferred/unclean election API
 	# kafka-go test bug, fails on any broker: these subtests call getOffsets,
 	# which builds a ConsumerGroup without its connect func and panics (nil
 	# func call), killing the whole test binary.
