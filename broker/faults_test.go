@@ -86,18 +86,25 @@ func TestFaultIdempotentProducer(t *testing.T) {
 		t.Fatalf("too few faults to show anything: %d torn requests, %d lost responses", torn, lost)
 	}
 
-	// The end offsets count every record stored, duplicates included.
-	adm := kadmClient(client(t, b.Addr()))
-	ends, err := adm.ListEndOffsets(ctx, "faults")
+	checkExactlyOnceInOrder(ctx, t, b.Addr(), "faults", partitions, n)
+}
+
+// checkExactlyOnceInOrder reads topic directly and checks that record i
+// (value "i-…") sits in partition i % partitions exactly once, in order:
+// the end offsets count every stored record, duplicates included.
+func checkExactlyOnceInOrder(ctx context.Context, t *testing.T, addr, topic string, partitions, n int) {
+	t.Helper()
+	adm := kadmClient(client(t, addr))
+	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var total int64
 	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
-	if total != n {
+	if total != int64(n) {
 		t.Errorf("the topic holds %d records, want %d", total, n)
 	}
-	got := consumeAll(t, b.Addr(), "faults", n)
+	got := consumeAll(t, addr, topic, n)
 	for p := range int32(partitions) {
 		recs := got[p]
 		if len(recs) != n/partitions {
@@ -117,4 +124,32 @@ func TestFaultIdempotentProducer(t *testing.T) {
 			want += partitions
 		}
 	}
+}
+
+// TestFaultConfluentIdempotentProducer is TestFaultIdempotentProducer with
+// librdkafka (confluent-kafka-python) as the producer: its own retry and
+// sequence logic, through the same connection-cutting proxy, must leave
+// every record exactly once and in order.
+func TestFaultConfluentIdempotentProducer(t *testing.T) {
+	requireTool(t, "/usr/bin/python3", "-c", "import confluent_kafka")
+	const (
+		partitions = 4
+		n          = 20000
+	)
+	proxy := newFaultProxy(t, 7, 20<<10, 48<<10)
+	b := startBehindProxy(t, proxy)
+	createTopic(t, kadmClient(client(t, b.Addr())), "faults-py", partitions, nil)
+
+	out := run(t, "", "/usr/bin/python3", "testdata/confluent_idem_faults.py", proxy.Addr(), "faults-py", strconv.Itoa(partitions), strconv.Itoa(n))
+	if strings.TrimSpace(out) != fmt.Sprintf("ok %d", n) {
+		t.Fatalf("python: %s", out)
+	}
+	torn, lost := proxy.tornRequests.Load(), proxy.lostReplies.Load()
+	t.Logf("proxy cut %d connections mid-request and %d before a response", torn, lost)
+	if torn+lost < 5 || lost < 2 {
+		t.Fatalf("too few faults to show anything: %d torn requests, %d lost responses", torn, lost)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	checkExactlyOnceInOrder(ctx, t, b.Addr(), "faults-py", partitions, n)
 }
