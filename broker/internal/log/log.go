@@ -221,6 +221,11 @@ type Log struct {
 	// exist for tests of group commit.
 	syncs    atomic.Int64
 	syncHook func()
+	// txnDirty is set when the aborted-transaction index got bytes that
+	// no fsync has covered yet (txn.go); txnSyncs counts the index fsyncs,
+	// for tests.
+	txnDirty atomic.Bool
+	txnSyncs atomic.Int64
 
 	// cleanMu serializes compaction rounds (clean.go); it is taken before
 	// amu. cpMu guards the cleaner checkpoint cp and is taken last.
@@ -291,7 +296,7 @@ func (l *Log) load() error {
 		if err := l.writeStart(); err != nil {
 			return err
 		}
-		return l.loadProducers()
+		return l.loadProducers(l.end)
 	}
 	interval := l.cfg.IndexIntervalBytes
 	for i, base := range bases {
@@ -368,7 +373,16 @@ func (l *Log) load() error {
 	if err := l.writeStart(); err != nil {
 		return err
 	}
-	return l.loadProducers()
+	// After an unclean shutdown only what lies below the recovery point is
+	// known to be on disk; producer snapshots and aborted-index entries
+	// past it are re-derived from the recovered segments, as Kafka
+	// rebuilds the producer state and transaction index of the segments it
+	// recovers.
+	trusted := l.end
+	if !clean {
+		trusted = l.recovery
+	}
+	return l.loadProducers(trusted)
 }
 
 func (l *Log) writeStart() error {

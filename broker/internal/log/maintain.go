@@ -66,6 +66,12 @@ func (l *Log) syncActive() (uint64, error) {
 	if err := act.log.Sync(); err != nil {
 		return 0, fmt.Errorf("log: fsync segment %d: %w", act.base, err)
 	}
+	// The aborted index describes the synced data, so it is synced with it:
+	// an abort acknowledged after this fsync must not vanish from
+	// read_committed fetches after a power failure.
+	if err := l.syncTxnIndex(); err != nil {
+		return 0, err
+	}
 	return target, nil
 }
 
@@ -96,6 +102,11 @@ func (l *Log) flushLocked() error {
 				return storageErr(err)
 			}
 		}
+	}
+	// Before the recovery point moves: entries below it are trusted on
+	// the next unclean open and not re-derived.
+	if err := l.syncTxnIndex(); err != nil {
+		return storageErr(err)
 	}
 	l.sync.mu.Lock()
 	l.sync.done = max(l.sync.done, seq)
@@ -263,7 +274,7 @@ func (l *Log) Truncate(offset int64) error {
 		err = l.lowerCleanerCheckpoint(l.end)
 	}
 	if err == nil {
-		err = l.loadProducers()
+		err = l.loadProducers(l.end)
 	}
 	if err != nil {
 		return storageErr(err)

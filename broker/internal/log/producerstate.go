@@ -405,15 +405,18 @@ func (l *Log) deleteSnapshots(drop func(off int64) bool) error {
 
 // loadProducers rebuilds the producer state after Open or Truncate:
 // snapshots past the end offset describe batches that are gone and are
-// removed; the newest readable one at or below it is loaded and the
-// batches after it are replayed; producers whose batches all lie below the
-// log start offset are dropped. The open transactions and the aborted
-// index are rebuilt with it (txn.go). amu is held (or the log is not yet
-// shared), and mu may be; the segments are read directly.
-func (l *Log) loadProducers() error {
+// removed, and so are those past trusted (the recovery point after an
+// unclean shutdown: they may describe a tail that was never synced); the
+// newest readable one left is loaded and the batches after it are
+// replayed; producers whose batches all lie below the log start offset are
+// dropped. The open transactions and the aborted index are rebuilt with it
+// (txn.go): index entries from the replay's start on are re-derived from
+// the markers. amu is held (or the log is not yet shared), and mu may be;
+// the segments are read directly.
+func (l *Log) loadProducers(trusted int64) error {
 	l.producers = nil
 	l.resetTxns()
-	idxChanged, err := l.loadTxnIndex(l.start, l.end)
+	idx, err := l.readTxnIndex()
 	if err != nil {
 		return err
 	}
@@ -422,13 +425,10 @@ func (l *Log) loadProducers() error {
 		return err
 	}
 	from := l.segs[0].base
-	l.tmu.RLock()
-	nIdx := len(l.aborted)
-	l.tmu.RUnlock()
 	for i := len(offs) - 1; i >= 0; i-- {
 		off := offs[i]
 		path := snapshotName(l.dir, off)
-		if off > l.end {
+		if off > l.end || off > trusted {
 			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("log: removing producer snapshot: %w", err)
 			}
@@ -450,15 +450,13 @@ func (l *Log) loadProducers() error {
 		from = max(off, from)
 		break
 	}
+	l.keepTxnIndex(idx.entries, l.start, min(from, l.end))
 	l.rebuildOngoing()
 	if err := l.replayProducers(from); err != nil {
 		return err
 	}
 	l.evictProducersBelow(l.start)
-	l.tmu.RLock()
-	idxChanged = idxChanged || len(l.aborted) != nIdx
-	l.tmu.RUnlock()
-	if idxChanged {
+	if l.txnIndexDiffers(idx) {
 		return l.writeTxnIndex()
 	}
 	return nil

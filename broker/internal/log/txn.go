@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -34,9 +35,13 @@ import (
 // is one file per partition (aborted.txnindex, Kafka's 34-byte entries)
 // instead of one per segment: aborts are rare, the entries are few, and a
 // single file survives the cleaner's segment swaps untouched. It is derived
-// state too: entries past the end offset are dropped on load and markers in
-// the replayed tail are re-indexed, so a lost or torn write only costs a
-// rebuild.
+// state too: on load, the entries from the replay's start on are dropped
+// and re-derived from the markers in the replayed tail. With fsync
+// configured the index is synced with the log (group commit and Flush),
+// before the recovery point moves past its entries; after an unclean
+// shutdown the replay starts at or below the recovery point (snapshots past
+// it are not trusted), so an index that lags the log, as Kafka's
+// per-segment indexes of recovered segments, is rebuilt from it.
 
 const (
 	txnIndexName      = "aborted.txnindex"
@@ -283,34 +288,46 @@ func encodeAborted(b []byte, a *abortedEntry) []byte {
 	return binary.BigEndian.AppendUint64(b, uint64(a.lso))
 }
 
-// loadTxnIndex reads the aborted-transaction index, keeping the entries
-// whose marker lies in [start, end): a torn final entry or entries past a
-// truncation are dropped. It reports whether anything was dropped, so the
-// caller rewrites the file.
-func (l *Log) loadTxnIndex(start, end int64) (bool, error) {
+// txnIndexFile is the aborted-transaction index as read from disk.
+type txnIndexFile struct {
+	entries []abortedEntry // every whole entry, in file order
+	torn    bool           // a partial final entry
+}
+
+// readTxnIndex reads the aborted-transaction index file; a missing file is
+// an empty index.
+func (l *Log) readTxnIndex() (txnIndexFile, error) {
 	b, err := os.ReadFile(filepath.Join(l.dir, txnIndexName))
 	if errors.Is(err, os.ErrNotExist) {
-		l.tmu.Lock()
-		l.aborted = nil
-		l.tmu.Unlock()
-		return false, nil
+		return txnIndexFile{}, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("log: reading the transaction index: %w", err)
+		return txnIndexFile{}, fmt.Errorf("log: reading the transaction index: %w", err)
 	}
-	changed := len(b)%txnIndexEntrySize != 0
-	var out []abortedEntry
+	f := txnIndexFile{torn: len(b)%txnIndexEntrySize != 0}
 	for p := b; len(p) >= txnIndexEntrySize; p = p[txnIndexEntrySize:] {
-		a := abortedEntry{
+		f.entries = append(f.entries, abortedEntry{
 			AbortedTxn: AbortedTxn{
 				ProducerID:  int64(binary.BigEndian.Uint64(p[2:])),
 				FirstOffset: int64(binary.BigEndian.Uint64(p[10:])),
 				LastOffset:  int64(binary.BigEndian.Uint64(p[18:])),
 			},
 			lso: int64(binary.BigEndian.Uint64(p[26:])),
-		}
-		if a.LastOffset < start || a.LastOffset >= end || (len(out) > 0 && a.LastOffset <= out[len(out)-1].LastOffset) {
-			changed = true
+		})
+	}
+	return f, nil
+}
+
+// keepTxnIndex installs the entries whose marker lies in [start, upTo) as
+// the in-memory index: those below the log start are gone, and those from
+// upTo on are re-derived by the replay of the log from upTo, so an index
+// that lags the log (appended but not synced before a power failure) or
+// holds entries past a truncation is corrected rather than trusted.
+// Entries out of order are dropped.
+func (l *Log) keepTxnIndex(entries []abortedEntry, start, upTo int64) {
+	var out []abortedEntry
+	for _, a := range entries {
+		if a.LastOffset < start || a.LastOffset >= upTo || (len(out) > 0 && a.LastOffset <= out[len(out)-1].LastOffset) {
 			continue
 		}
 		out = append(out, a)
@@ -318,7 +335,15 @@ func (l *Log) loadTxnIndex(start, end int64) (bool, error) {
 	l.tmu.Lock()
 	l.aborted = out
 	l.tmu.Unlock()
-	return changed, nil
+}
+
+// txnIndexDiffers reports whether the in-memory index, once rebuilt,
+// differs from the file it was loaded from, so the file must be
+// rewritten.
+func (l *Log) txnIndexDiffers(f txnIndexFile) bool {
+	l.tmu.RLock()
+	defer l.tmu.RUnlock()
+	return f.torn || !slices.Equal(f.entries, l.aborted)
 }
 
 // writeTxnIndex rewrites the whole index from memory (temporary file and
@@ -338,9 +363,13 @@ func (l *Log) writeTxnIndex() error {
 }
 
 // appendTxnIndex adds one entry at the end of the index file. Like the
-// segments it is not fsynced here: it survives a kill -9 in the page cache,
-// and the next Open re-derives it from the log tail otherwise.
+// segments it is not fsynced here but marked dirty: the group-commit fsync
+// and Flush sync it with the log it describes when the flush settings ask
+// for fsync ([Log.syncTxnIndex]); otherwise it survives a kill -9 in the
+// page cache, and an unclean Open re-derives the entries past the recovery
+// point from the log's markers.
 func (l *Log) appendTxnIndex(a *abortedEntry) error {
+	l.txnDirty.Store(true)
 	f, err := os.OpenFile(filepath.Join(l.dir, txnIndexName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("log: opening the transaction index: %w", err)
@@ -351,6 +380,35 @@ func (l *Log) appendTxnIndex(a *abortedEntry) error {
 	}
 	if err != nil {
 		return fmt.Errorf("log: appending to the transaction index: %w", err)
+	}
+	return nil
+}
+
+// syncTxnIndex fsyncs the aborted-transaction index if an append left it
+// dirty. Callers read the append count they cover before calling it: an
+// append marks the index dirty before it is published, so every append
+// counted is either synced here or by the fsync that cleared the flag. A
+// failed fsync leaves the flag set for the next one.
+func (l *Log) syncTxnIndex() error {
+	if !l.txnDirty.Swap(false) {
+		return nil
+	}
+	l.txnSyncs.Add(1)
+	f, err := os.Open(filepath.Join(l.dir, txnIndexName))
+	if errors.Is(err, os.ErrNotExist) {
+		// Rewritten away (trim to empty is still a file) or never
+		// created because the append itself failed: nothing to sync.
+		return nil
+	}
+	if err == nil {
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		l.txnDirty.Store(true)
+		return fmt.Errorf("log: fsync the transaction index: %w", err)
 	}
 	return nil
 }
