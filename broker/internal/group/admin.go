@@ -92,7 +92,10 @@ func (c *Coordinator) ListGroups(states, types []string) ([]kmsg.ListGroupsRespo
 
 // DeleteGroups answers DeleteGroups (v0-v2): an empty group is removed
 // with its offsets (tombstones); one with members gets NON_EMPTY_GROUP, an
-// unknown one GROUP_ID_NOT_FOUND.
+// unknown one GROUP_ID_NOT_FOUND. As Kafka's GroupCoordinatorShard, pending
+// transactional offsets do not block the deletion: they get tombstones too
+// and are dropped, so the transaction's later commit marker commits nothing
+// for the deleted group.
 func (c *Coordinator) DeleteGroups(ids []string) []kmsg.DeleteGroupsResponseGroup {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -108,17 +111,27 @@ func (c *Coordinator) DeleteGroups(ids []string) []kmsg.DeleteGroupsResponseGrou
 			continue
 		}
 		g := c.groups[id]
+		pending := c.pendingTxnTPsOfLocked(id)
 		switch {
-		case g == nil || g.is(stateDead):
+		case (g == nil || g.is(stateDead)) && len(pending) == 0:
 			res.ErrorCode = kerr.GroupIDNotFound.Code
 			continue
+		case g == nil || g.is(stateDead):
+			// Only transactional offsets name it: Kafka has created an
+			// empty simple group for them, which can be deleted.
+			g = newGroup(id, c.PartitionFor(id), now)
 		case !g.is(stateEmpty):
 			res.ErrorCode = kerr.NonEmptyGroup.Code
 			continue
 		}
-		all := make([]tp, 0, len(g.offsets))
+		all := make([]tp, 0, len(g.offsets)+len(pending))
 		for k := range g.offsets {
 			all = append(all, k)
+		}
+		for _, k := range pending {
+			if g.offsets[k] == nil {
+				all = append(all, k)
+			}
 		}
 		if err := c.cleanup(g, all, now); err != nil {
 			res.ErrorCode = storeErrorCode(err)

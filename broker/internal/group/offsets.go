@@ -295,15 +295,30 @@ func (c *Coordinator) DeleteOffsets(req *kmsg.OffsetDeleteRequest) *kmsg.OffsetD
 // cleanup removes offsets of a group with tombstones and, when an empty
 // group has no offsets left, the group itself (Kafka's
 // cleanupGroupMetadata). The in-memory state changes only once stored.
+//
+// As Kafka's OffsetMetadataManager, a tombstone also covers the group's
+// pending transactional offsets of that partition: they are dropped with
+// it, so a later commit marker does not bring them back (replay does the
+// same, [dropPendingOnTombstone]); an empty group with pending offsets
+// left is kept.
 func (c *Coordinator) cleanup(g *group, remove []tp, now time.Time) error {
 	var recs []rec
+	committed := 0
+	var pendingGone []tp
 	for _, t := range remove {
-		if g.offsets[t] != nil {
+		hasCommitted, hasPending := g.offsets[t] != nil, c.hasPendingTxnOffsetsLocked(g.id, t)
+		if hasCommitted {
+			committed++
+		}
+		if hasPending {
+			pendingGone = append(pendingGone, t)
+		}
+		if hasCommitted || hasPending {
 			recs = append(recs, rec{key: offsetKey(g.id, t)})
 		}
 	}
-	left := len(g.offsets) - len(recs)
-	dead := (g.is(stateEmpty) || g.is(stateDead)) && left == 0
+	left := len(g.offsets) - committed
+	dead := (g.is(stateEmpty) || g.is(stateDead)) && left == 0 && c.pendingTxnTPsLocked(g.id, pendingGone) == 0
 	if dead {
 		recs = append(recs, rec{key: groupKey(g.id)})
 		for _, k := range slices.Sorted(maps.Keys(g.written)) {
@@ -316,6 +331,7 @@ func (c *Coordinator) cleanup(g *group, remove []tp, now time.Time) error {
 	for _, t := range remove {
 		delete(g.offsets, t)
 	}
+	c.dropPendingTxnOffsetsLocked(g.id, pendingGone)
 	if dead {
 		g.written = nil
 		g.transition(stateDead, now)
@@ -357,6 +373,9 @@ func (c *Coordinator) expireOffsets(now time.Time) {
 		for k, o := range g.offsets {
 			if skip[k.topic] {
 				continue
+			}
+			if c.hasPendingTxnOffsetsLocked(g.id, k) {
+				continue // Kafka expires no offset a transaction may still replace
 			}
 			if !o.expireTime.IsZero() {
 				if !now.Before(o.expireTime) {

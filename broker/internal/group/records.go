@@ -148,6 +148,7 @@ func (c *Coordinator) replay(p int32) (map[string]*group, pendingTxn, error) {
 			if err := apply(r, all, metas, consumers); err != nil {
 				c.lg.Warn("skipping record in replay", "partition", p, "offset", r.Offset, "err", err)
 			}
+			dropPendingOnTombstone(r, pending)
 		}
 		return nil
 	})

@@ -10,6 +10,7 @@ package group
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -240,4 +241,81 @@ func replayTxn(h *batch.Header, b []byte, all map[string]map[tp]*offset, pending
 		}
 	}
 	return nil
+}
+
+// pendingTxnTPsOfLocked lists the partitions for which group has pending
+// transactional offsets, of any producer, sorted (c.mu held).
+func (c *Coordinator) pendingTxnTPsOfLocked(group string) []tp {
+	seen := map[tp]bool{}
+	for _, byGroup := range c.txnOffsets[c.PartitionFor(group)] {
+		for t := range byGroup[group] {
+			seen[t] = true
+		}
+	}
+	out := make([]tp, 0, len(seen))
+	for t := range seen {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b tp) int {
+		if a.topic != b.topic {
+			return strings.Compare(a.topic, b.topic)
+		}
+		return int(a.partition) - int(b.partition)
+	})
+	return out
+}
+
+// pendingTxnTPsLocked counts the partitions with pending transactional
+// offsets of group that are not in except (c.mu held).
+func (c *Coordinator) pendingTxnTPsLocked(group string, except []tp) int {
+	n := 0
+	for _, t := range c.pendingTxnTPsOfLocked(group) {
+		if !slices.Contains(except, t) {
+			n++
+		}
+	}
+	return n
+}
+
+// dropPendingTxnOffsetsLocked removes group's pending transactional offsets
+// of the partitions ts, of every producer (c.mu held): what a tombstone
+// for them does in Kafka.
+func (c *Coordinator) dropPendingTxnOffsetsLocked(group string, ts []tp) {
+	if len(ts) == 0 {
+		return
+	}
+	dropPending(c.txnOffsets[c.PartitionFor(group)], group, ts)
+}
+
+// dropPending removes group's pending offsets of ts from every producer.
+func dropPending(p pendingTxn, group string, ts []tp) {
+	for pid, byGroup := range p {
+		offs := byGroup[group]
+		if offs == nil {
+			continue
+		}
+		for _, t := range ts {
+			delete(offs, t)
+		}
+		if len(offs) == 0 {
+			delete(byGroup, group)
+		}
+		if len(byGroup) == 0 {
+			delete(p, pid)
+		}
+	}
+}
+
+// dropPendingOnTombstone applies a non-transactional record to the replayed
+// pending offsets: an offset tombstone drops the group's pending offsets of
+// that partition, as the live path did when it wrote it.
+func dropPendingOnTombstone(r batch.Record, pending pendingTxn) {
+	if r.Value != nil || len(r.Key) < 2 || len(pending) == 0 {
+		return
+	}
+	var k kmsg.OffsetCommitKey
+	if k.ReadFrom(r.Key) != nil || k.Version > 1 {
+		return
+	}
+	dropPending(pending, k.Group, []tp{{k.Topic, k.Partition}})
 }
