@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need when it is missing: kcat,
-# python3-confluent-kafka and python3-kafka (kafka-python; both run with
-# /usr/bin/python3) and node/npm from
+# python3-confluent-kafka and python3-kafka (kafka-python, with its snappy,
+# lz4 and zstandard codecs; both run with /usr/bin/python3) and node/npm from
 # Debian's packages, then kafkajs from the lock file in
 # broker/testdata/kafkajs (npm ci, only when node_modules is missing or older
 # than package-lock.json). Safe to run again; it does nothing when everything
@@ -14,6 +14,10 @@ need=()
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
 /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || need+=(python3-confluent-kafka)
 /usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || need+=(python3-kafka)
+# kafka-python's codecs beyond gzip are optional imports of these.
+/usr/bin/python3 -c 'import snappy' >/dev/null 2>&1 || need+=(python3-snappy)
+/usr/bin/python3 -c 'import lz4' >/dev/null 2>&1 || need+=(python3-lz4)
+/usr/bin/python3 -c 'import zstandard' >/dev/null 2>&1 || need+=(python3-zstandard)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 
