@@ -226,6 +226,12 @@ type Log struct {
 	// for tests.
 	txnDirty atomic.Bool
 	txnSyncs atomic.Int64
+	// rollPending is set when segments below the active one may hold data
+	// at or above the recovery point that no fsync has covered yet: by roll
+	// and by an Open that left the recovery point below the active
+	// segment. FlushRolled clears it (flushrolled.go).
+	rollPending atomic.Bool
+	rolledHook  func() // tests: runs in FlushRolled before its fsyncs, with no lock held
 
 	// cleanMu serializes compaction rounds (clean.go); it is taken before
 	// amu. cpMu guards the cleaner checkpoint cp and is taken last.
@@ -365,6 +371,9 @@ func (l *Log) load() error {
 		l.start = min(start, l.end)
 	}
 	l.recovery = min(max(recovery, l.start), l.end)
+	if l.recovery < act.base {
+		l.rollPending.Store(true)
+	}
 	if l.epochs.truncateFromEnd(l.end) || l.epochs.truncateFromStart(l.start) {
 		if err := l.epochs.write(); err != nil {
 			return err
@@ -621,6 +630,7 @@ func (l *Log) roll(now time.Time) (*segment, error) {
 	l.mu.Lock()
 	l.segs = append(l.segs, s)
 	l.mu.Unlock()
+	l.rollPending.Store(true) // FlushRolled fsyncs the old segments and moves the recovery point
 	return s, nil
 }
 

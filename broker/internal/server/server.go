@@ -300,7 +300,9 @@ func (s *Server) acceptLoop(bl boundListener) {
 	}
 }
 
-// housekeeping runs retention and time-based flushes on their intervals.
+// housekeeping runs retention and time-based flushes on their intervals,
+// and every second fsyncs the segments that rolled (see
+// registry.flushRolled).
 func (s *Server) housekeeping() {
 	retention := time.Duration(s.config().LogRetentionCheckIntervalMs) * time.Millisecond
 	flush := time.Duration(s.config().LogFlushSchedulerIntervalMs) * time.Millisecond
@@ -311,6 +313,8 @@ func (s *Server) housekeeping() {
 	defer rt.Stop()
 	ft := time.NewTicker(flush)
 	defer ft.Stop()
+	rolled := time.NewTicker(time.Second)
+	defer rolled.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -319,6 +323,8 @@ func (s *Server) housekeeping() {
 			s.parts.enforceRetention(now)
 		case now := <-ft.C:
 			s.parts.flushDue(now)
+		case <-rolled.C:
+			s.parts.flushRolled()
 		}
 	}
 }
