@@ -328,3 +328,34 @@ func TestFlushRolledClosed(t *testing.T) {
 		t.Fatalf("FlushRolled after Close: %v", err)
 	}
 }
+
+// BenchmarkUncleanOpen measures an Open after a crash of a log with 20
+// rolled 8 MiB segments, with and without FlushRolled before the crash.
+func BenchmarkUncleanOpen(b *testing.B) {
+	for _, flushed := range []bool{false, true} {
+		b.Run("flushRolled="+strconv.FormatBool(flushed), func(b *testing.B) {
+			dir := b.TempDir()
+			cfg := testConfig()
+			cfg.SegmentBytes = 8 << 20
+			l := mustOpen(b, dir, cfg)
+			bt := mkBatch(b, 16, 1000, 0, baseTs)
+			for segCount(l) < 21 {
+				mustAppend(b, l, bytes.Clone(bt))
+			}
+			if flushed {
+				if err := l.FlushRolled(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			abandon(l)
+			b.ResetTimer()
+			for b.Loop() {
+				l, err := Open(dir, cfg) // stays unclean: abandoned, never closed
+				if err != nil {
+					b.Fatal(err)
+				}
+				abandon(l)
+			}
+		})
+	}
+}
