@@ -75,8 +75,13 @@ func (l *Log) FlushRolled() error {
 	// aborted-index entries below target are trusted by the next unclean
 	// open: both are synced before the recovery point moves. Every entry
 	// for a marker below target was appended before the roll that made
-	// target the active base, so before this sync.
-	err := syncDir(l.dir)
+	// target the active base, so before this sync. The producer snapshot
+	// roll wrote at target is synced too, as Kafka's flush-on-roll task
+	// does, so the next unclean open can start its replay there.
+	err := syncSnapshot(l.dir, target)
+	if err == nil {
+		err = syncDir(l.dir)
+	}
 	if err == nil {
 		err = l.syncTxnIndex()
 	}
@@ -124,6 +129,25 @@ func syncRolled(s *segment) error {
 		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
 			return fmt.Errorf("log: fsync rolled segment %d: %w", s.base, err)
 		}
+	}
+	return nil
+}
+
+// syncSnapshot fsyncs the producer snapshot at offset, if there is one:
+// roll writes it without fsync, and retention may have deleted it since.
+func syncSnapshot(dir string, offset int64) error {
+	f, err := os.Open(snapshotName(dir, offset))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err == nil {
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("log: fsync producer snapshot %d: %w", offset, err)
 	}
 	return nil
 }
