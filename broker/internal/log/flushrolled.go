@@ -44,6 +44,10 @@ func (l *Log) FlushRolled() error {
 		done = true
 		return nil
 	}
+	if err := l.repairTxnIndexLocked(); err != nil {
+		l.amu.Unlock()
+		return storageErr(err)
+	}
 	n := len(l.segs) - 1
 	target := l.segs[n].base
 	from := l.recovery

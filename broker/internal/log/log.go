@@ -226,6 +226,11 @@ type Log struct {
 	// for tests.
 	txnDirty atomic.Bool
 	txnSyncs atomic.Int64
+	// txnSyncMu serialises syncTxnIndex; txnRewrite is set when an
+	// append to the index file failed, until repairTxnIndexLocked
+	// rewrote it from memory.
+	txnSyncMu  sync.Mutex
+	txnRewrite atomic.Bool
 	// rollPending is set when segments below the active one may hold data
 	// at or above the recovery point that no fsync has covered yet: by roll
 	// and by an Open that left the recovery point below the active

@@ -68,8 +68,11 @@ func (l *Log) syncActive() (uint64, error) {
 	}
 	// The aborted index describes the synced data, so it is synced with it:
 	// an abort acknowledged after this fsync must not vanish from
-	// read_committed fetches after a power failure.
-	if err := l.syncTxnIndex(); err != nil {
+	// read_committed fetches after a power failure. An index whose append
+	// failed does not fail this fsync: it holds the recovery point back
+	// instead (Flush, FlushRolled), so the entry is re-derived from its
+	// marker if power fails before the file is rewritten.
+	if err := l.syncTxnIndex(); err != nil && !errors.Is(err, errTxnIndexBehind) {
 		return 0, err
 	}
 	return target, nil
@@ -105,6 +108,9 @@ func (l *Log) flushLocked() error {
 	}
 	// Before the recovery point moves: entries below it are trusted on
 	// the next unclean open and not re-derived.
+	if err := l.repairTxnIndexLocked(); err != nil {
+		return storageErr(err)
+	}
 	if err := l.syncTxnIndex(); err != nil {
 		return storageErr(err)
 	}

@@ -372,6 +372,7 @@ func (l *Log) appendTxnIndex(a *abortedEntry) error {
 	l.txnDirty.Store(true)
 	f, err := os.OpenFile(filepath.Join(l.dir, txnIndexName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
+		l.txnRewrite.Store(true)
 		return fmt.Errorf("log: opening the transaction index: %w", err)
 	}
 	_, err = f.Write(encodeAborted(nil, a))
@@ -379,6 +380,7 @@ func (l *Log) appendTxnIndex(a *abortedEntry) error {
 		err = cerr
 	}
 	if err != nil {
+		l.txnRewrite.Store(true)
 		return fmt.Errorf("log: appending to the transaction index: %w", err)
 	}
 	return nil
@@ -389,7 +391,18 @@ func (l *Log) appendTxnIndex(a *abortedEntry) error {
 // append marks the index dirty before it is published, so every append
 // counted is either synced here or by the fsync that cleared the flag. A
 // failed fsync leaves the flag set for the next one.
+//
+// Calls are serialised, so a caller that finds nothing left to sync knows
+// an fsync already in flight has finished. While an append to the index
+// has failed and the file is not yet rewritten ([Log.repairTxnIndexLocked])
+// it fails, so the recovery point stays below the missing entry and the
+// next unclean open re-derives it from the marker.
 func (l *Log) syncTxnIndex() error {
+	l.txnSyncMu.Lock()
+	defer l.txnSyncMu.Unlock()
+	if l.txnRewrite.Load() {
+		return errTxnIndexBehind
+	}
 	if !l.txnDirty.Swap(false) {
 		return nil
 	}
@@ -410,6 +423,24 @@ func (l *Log) syncTxnIndex() error {
 		l.txnDirty.Store(true)
 		return fmt.Errorf("log: fsync the transaction index: %w", err)
 	}
+	return nil
+}
+
+// errTxnIndexBehind is syncTxnIndex's answer while an entry that failed to
+// append is missing from the index file.
+var errTxnIndexBehind = errors.New("log: an aborted-transaction index append failed; the file is rewritten on the next flush")
+
+// repairTxnIndexLocked rewrites the index file from memory after an append
+// to it failed (writeTxnIndex replaces it atomically and fsyncs it). The
+// caller holds amu, so no append races the rewrite.
+func (l *Log) repairTxnIndexLocked() error {
+	if !l.txnRewrite.Load() {
+		return nil
+	}
+	if err := l.writeTxnIndex(); err != nil {
+		return err
+	}
+	l.txnRewrite.Store(false)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -125,4 +126,47 @@ func TestTxnIndexTrustedBelowRecoveryPoint(t *testing.T) {
 	l2 := mustOpen(t, crashed, cfg)
 	wantAborted(t, l2, 0, l2.EndOffset(), want)
 	wantLSO(t, l2, l2.EndOffset())
+}
+
+// TestTxnIndexAppendFailureHoldsRecoveryPoint makes the append of an abort
+// entry to the index file fail (a directory stands where the file goes):
+// the marker's append still succeeds, the recovery point does not move past
+// the missing entry while the file cannot be rewritten, and once it can,
+// Flush rewrites it from memory so a clean reopen lists the abort.
+func TestTxnIndexAppendFailureHoldsRecoveryPoint(t *testing.T) {
+	dir := t.TempDir()
+	l := mustOpen(t, dir, testConfig())
+	a := txnAppend(t, l, 1, 0, 0, 2)
+	blocker := filepath.Join(dir, txnIndexName)
+	if err := os.Mkdir(blocker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := mustMarker(t, l, 1, 0, false)
+	if !l.txnRewrite.Load() {
+		t.Fatal("a failed index append left no mark")
+	}
+	if err := l.syncTxnIndex(); !errors.Is(err, errTxnIndexBehind) {
+		t.Fatalf("syncTxnIndex with an entry missing from the file: %v", err)
+	}
+	if err := l.Flush(); err == nil {
+		t.Fatal("Flush succeeded while the index file cannot be rewritten")
+	}
+	if rp, ok := readInt64File(filepath.Join(dir, recoveryPointName)); ok && rp > a.BaseOffset {
+		t.Fatalf("recovery point %d moved past the abort at %d whose index entry is missing", rp, a.BaseOffset)
+	}
+
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatalf("Flush once the index can be written: %v", err)
+	}
+	if l.txnRewrite.Load() {
+		t.Fatal("index still marked for a rewrite after Flush")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, dir, testConfig())
+	wantAborted(t, l, 0, l.EndOffset(), []AbortedTxn{{ProducerID: 1, FirstOffset: a.BaseOffset, LastOffset: m.BaseOffset}})
 }
