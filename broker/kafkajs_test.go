@@ -25,12 +25,6 @@ import (
 // errors (what a call threw). The expected values live here, so a broker
 // that answers wrongly fails the Go test even when kafkajs itself is content.
 
-// kafkajsResult is the one line a script prints.
-type kafkajsResult struct {
-	Facts  map[string]json.RawMessage `json:"facts"`
-	Errors map[string]string          `json:"errors"`
-}
-
 // requireKafkaJS skips (or, with SLUICE_TEST_REQUIRE_CLIENTS, fails) when
 // node or the installed kafkajs package is missing.
 func requireKafkaJS(t *testing.T) {
@@ -48,7 +42,7 @@ func requireKafkaJS(t *testing.T) {
 // runKafkaJS runs script against b with topic and group names starting with
 // prefix and returns its result. It fails the test when the script does not
 // print its JSON line or dies (a fatal error or its own time limit).
-func runKafkaJS(t *testing.T, b *brokertest.Broker, script, prefix string, args ...string) kafkajsResult {
+func runKafkaJS(t *testing.T, b *brokertest.Broker, script, prefix string, args ...string) scriptResult {
 	t.Helper()
 	return runKafkaJSWith(t, b, nil, script, prefix, args...)
 }
@@ -56,7 +50,7 @@ func runKafkaJS(t *testing.T, b *brokertest.Broker, script, prefix string, args 
 // runKafkaJSWith is runKafkaJS for a script that stops halfway: when it
 // prints a line "restart", onRestart runs (restarting the broker on the same
 // address) and the script is told to go on with a line on its stdin.
-func runKafkaJSWith(t *testing.T, b *brokertest.Broker, onRestart func(), script, prefix string, args ...string) kafkajsResult {
+func runKafkaJSWith(t *testing.T, b *brokertest.Broker, onRestart func(), script, prefix string, args ...string) scriptResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -94,7 +88,7 @@ func runKafkaJSWith(t *testing.T, b *brokertest.Broker, onRestart func(), script
 	if scanErr != nil {
 		t.Fatalf("node %s: reading its output: %v", script, scanErr)
 	}
-	var res kafkajsResult
+	var res scriptResult
 	if jerr := json.Unmarshal(out.Bytes(), &res); jerr != nil {
 		t.Fatalf("node %s: %v; stdout is not its JSON line (%v)\nstdout: %s\nstderr: %s", script, err, jerr, out.String(), errb.String())
 	}
@@ -105,47 +99,6 @@ func runKafkaJSWith(t *testing.T, b *brokertest.Broker, onRestart func(), script
 		t.Logf("kafkajs logged:\n%s", errb.String())
 	}
 	return res
-}
-
-// fact decodes the fact of step into v; it fails the test, and returns
-// false, when the step threw instead.
-func (r kafkajsResult) fact(t *testing.T, step string, v any) bool {
-	t.Helper()
-	if e, ok := r.Errors[step]; ok {
-		t.Errorf("%s: kafkajs threw %s", step, e)
-		return false
-	}
-	raw, ok := r.Facts[step]
-	if !ok {
-		t.Errorf("%s: no result (facts: %v)", step, keys(r.Facts))
-		return false
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		t.Errorf("%s: decoding %s: %v", step, raw, err)
-		return false
-	}
-	return true
-}
-
-// expect checks that step's fact equals want, compared as JSON values.
-func (r kafkajsResult) expect(t *testing.T, step string, want any) {
-	t.Helper()
-	var got any
-	if !r.fact(t, step, &got) {
-		return
-	}
-	wantJSON, err := json.Marshal(want)
-	if err != nil {
-		t.Fatalf("%s: %v", step, err)
-	}
-	var w any
-	if err := json.Unmarshal(wantJSON, &w); err != nil {
-		t.Fatalf("%s: %v", step, err)
-	}
-	if !reflect.DeepEqual(got, w) {
-		gotJSON, _ := json.Marshal(got)
-		t.Errorf("%s:\n got  %s\n want %s", step, gotJSON, wantJSON)
-	}
 }
 
 func keys[V any](m map[string]V) []string {

@@ -21,12 +21,6 @@ import (
 // in-process broker. The script prints one JSON line of facts (what each call
 // returned) and errors (what a call raised); the expected values live here.
 
-// kafkaPythonResult is the one line the script prints.
-type kafkaPythonResult struct {
-	Facts  map[string]json.RawMessage `json:"facts"`
-	Errors map[string]string          `json:"errors"`
-}
-
 // requireKafkaPython skips (or, with SLUICE_TEST_REQUIRE_CLIENTS, fails) when
 // /usr/bin/python3 cannot import kafka.
 func requireKafkaPython(t *testing.T) {
@@ -36,7 +30,7 @@ func requireKafkaPython(t *testing.T) {
 
 // runKafkaPython runs the script's command against b, with names starting
 // with prefix and api the api_version ("auto" lets kafka-python probe).
-func runKafkaPython(t *testing.T, b *brokertest.Broker, command, prefix, api string) kafkaPythonResult {
+func runKafkaPython(t *testing.T, b *brokertest.Broker, command, prefix, api string) scriptResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -44,7 +38,7 @@ func runKafkaPython(t *testing.T, b *brokertest.Broker, command, prefix, api str
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	var res kafkaPythonResult
+	var res scriptResult
 	if jerr := json.Unmarshal(out.Bytes(), &res); jerr != nil {
 		t.Fatalf("kafka_python.py %s: %v; stdout is not its JSON line (%v)\nstdout: %s\nstderr: %s", command, err, jerr, out.String(), errb.String())
 	}
@@ -53,47 +47,6 @@ func runKafkaPython(t *testing.T, b *brokertest.Broker, command, prefix, api str
 	}
 	t.Logf("kafka_python.py %s %s: %s", command, api, out.String())
 	return res
-}
-
-// fact decodes step's fact into v; it fails the test, and returns false,
-// when the step raised instead.
-func (r kafkaPythonResult) fact(t *testing.T, step string, v any) bool {
-	t.Helper()
-	if e, ok := r.Errors[step]; ok {
-		t.Errorf("%s: kafka-python raised %s", step, e)
-		return false
-	}
-	raw, ok := r.Facts[step]
-	if !ok {
-		t.Errorf("%s: no result (facts: %v)", step, keys(r.Facts))
-		return false
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		t.Errorf("%s: decoding %s: %v", step, raw, err)
-		return false
-	}
-	return true
-}
-
-// expect checks that step's fact equals want, compared as JSON values.
-func (r kafkaPythonResult) expect(t *testing.T, step string, want any) {
-	t.Helper()
-	var got any
-	if !r.fact(t, step, &got) {
-		return
-	}
-	wantJSON, err := json.Marshal(want)
-	if err != nil {
-		t.Fatalf("%s: %v", step, err)
-	}
-	var w any
-	if err := json.Unmarshal(wantJSON, &w); err != nil {
-		t.Fatalf("%s: %v", step, err)
-	}
-	if !reflect.DeepEqual(got, w) {
-		gotJSON, _ := json.Marshal(got)
-		t.Errorf("%s:\n got  %s\n want %s", step, gotJSON, wantJSON)
-	}
 }
 
 // kafkaPythonAPIs are the api_version settings each test runs with: "auto"
