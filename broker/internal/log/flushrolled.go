@@ -140,18 +140,25 @@ func syncRolled(s *segment) error {
 // syncSnapshot fsyncs the producer snapshot at offset, if there is one:
 // roll writes it without fsync, and retention may have deleted it since.
 func syncSnapshot(dir string, offset int64) error {
-	f, err := os.Open(snapshotName(dir, offset))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err == nil {
-		err = f.Sync()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	if err := syncIfExists(snapshotName(dir, offset)); err != nil {
 		return fmt.Errorf("log: fsync producer snapshot %d: %w", offset, err)
 	}
 	return nil
+}
+
+// syncIfExists fsyncs the file at path; a file that is not there (deleted
+// or rewritten away meanwhile) has nothing to sync.
+func syncIfExists(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

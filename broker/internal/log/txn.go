@@ -407,19 +407,8 @@ func (l *Log) syncTxnIndex() error {
 		return nil
 	}
 	l.txnSyncs.Add(1)
-	f, err := os.Open(filepath.Join(l.dir, txnIndexName))
-	if errors.Is(err, os.ErrNotExist) {
-		// Rewritten away (trim to empty is still a file) or never
-		// created because the append itself failed: nothing to sync.
-		return nil
-	}
-	if err == nil {
-		err = f.Sync()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	// A missing file was never created (no abort yet): nothing to sync.
+	if err := syncIfExists(filepath.Join(l.dir, txnIndexName)); err != nil {
 		l.txnDirty.Store(true)
 		return fmt.Errorf("log: fsync the transaction index: %w", err)
 	}
