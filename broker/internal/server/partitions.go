@@ -454,35 +454,44 @@ func (r *registry) setTopicConfig(t *topicState, overrides map[string]string, cf
 	}
 }
 
-func (r *registry) enforceRetention(now time.Time) {
+// eachPartition calls fn for every partition of every open topic that
+// keep accepts (nil keeps all), without holding the registry lock while fn
+// runs.
+func (r *registry) eachPartition(keep func(*topicState) bool, fn func(*partition)) {
 	for _, t := range r.all() {
-		r.mu.RLock()
-		parts := t.parts
-		r.mu.RUnlock()
-		for _, p := range parts {
-			if n, err := p.log.EnforceRetention(now); err != nil {
-				r.s.log.Warn("retention failed", "partition", partDirName(p.topic, p.index), "err", err)
-			} else if n > 0 {
-				r.s.log.Info("retention deleted segments", "partition", partDirName(p.topic, p.index), "segments", n, "log_start_offset", p.log.StartOffset())
-			}
-		}
-	}
-}
-
-func (r *registry) flushDue(now time.Time) {
-	for _, t := range r.all() {
-		if _, cfg := r.topicConfig(t); cfg.FlushMs <= 0 || cfg.FlushMs >= int64(1<<62) {
+		if keep != nil && !keep(t) {
 			continue
 		}
 		r.mu.RLock()
 		parts := t.parts
 		r.mu.RUnlock()
 		for _, p := range parts {
-			if err := p.log.Flush(); err != nil {
-				r.s.log.Warn("flush failed", "partition", partDirName(p.topic, p.index), "err", err)
-			}
+			fn(p)
 		}
 	}
+}
+
+func (r *registry) enforceRetention(now time.Time) {
+	r.eachPartition(nil, func(p *partition) {
+		if n, err := p.log.EnforceRetention(now); err != nil {
+			r.s.log.Warn("retention failed", "partition", partDirName(p.topic, p.index), "err", err)
+		} else if n > 0 {
+			r.s.log.Info("retention deleted segments", "partition", partDirName(p.topic, p.index), "segments", n, "log_start_offset", p.log.StartOffset())
+		}
+	})
+}
+
+// flushDue flushes the partitions of topics with a flush.ms setting.
+func (r *registry) flushDue() {
+	withFlushMs := func(t *topicState) bool {
+		_, cfg := r.topicConfig(t)
+		return cfg.FlushMs > 0 && cfg.FlushMs < int64(1<<62)
+	}
+	r.eachPartition(withFlushMs, func(p *partition) {
+		if err := p.log.Flush(); err != nil {
+			r.s.log.Warn("flush failed", "partition", partDirName(p.topic, p.index), "err", err)
+		}
+	})
 }
 
 // flushRolled runs FlushRolled on every partition: segments that rolled
@@ -491,16 +500,11 @@ func (r *registry) flushDue(now time.Time) {
 // after a crash re-validates only the active segments. A partition with
 // nothing rolled costs an atomic load.
 func (r *registry) flushRolled() {
-	for _, t := range r.all() {
-		r.mu.RLock()
-		parts := t.parts
-		r.mu.RUnlock()
-		for _, p := range parts {
-			if err := p.log.FlushRolled(); err != nil {
-				r.s.log.Warn("flushing rolled segments failed", "partition", partDirName(p.topic, p.index), "err", err)
-			}
+	r.eachPartition(nil, func(p *partition) {
+		if err := p.log.FlushRolled(); err != nil {
+			r.s.log.Warn("flushing rolled segments failed", "partition", partDirName(p.topic, p.index), "err", err)
 		}
-	}
+	})
 }
 
 func (r *registry) closeAll() error {

@@ -321,8 +321,8 @@ func (s *Server) housekeeping() {
 			return
 		case now := <-rt.C:
 			s.parts.enforceRetention(now)
-		case now := <-ft.C:
-			s.parts.flushDue(now)
+		case <-ft.C:
+			s.parts.flushDue()
 		case <-rolled.C:
 			s.parts.flushRolled()
 		}
