@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -27,6 +30,9 @@ var (
 	// ErrNoCommittedOffset marks a --shift-by on a partition the group
 	// never committed, which has nothing to shift from.
 	ErrNoCommittedOffset = errors.New("no committed offset")
+	// ErrBadResetFile marks a reset-offsets --from-file CSV with a bad
+	// line; it is a usage error, and nothing is reset when it occurs.
+	ErrBadResetFile = fmt.Errorf("%w: bad --from-file", ErrUsage)
 )
 
 // groupStates are the group states Kafka reports, canonically spelled;
@@ -551,6 +557,9 @@ type resetMode struct {
 	flag     string // the flag that chose it, for messages
 	offset   int64  // --to-offset, --shift-by
 	datetime int64  // --to-datetime, in Unix milliseconds
+	// --from-file: the file's name, for messages, and its lines.
+	fileName string
+	file     []fileOffset
 }
 
 // isoDuration is Java's Duration text as kafka-consumer-groups takes it for
@@ -642,10 +651,12 @@ func (a *app) groupsResetCmd() *cobra.Command {
 		byDuration           string
 		toCurrent            bool
 		dryRun, execute      bool
+		export               bool
+		fromFile             string
 		output               string
 	)
 	cmd := &cobra.Command{
-		Use:   "reset-offsets --group GROUP (--topic T[:p,...]... | --all-topics) MODE [--execute]",
+		Use:   "reset-offsets --group GROUP ((--topic T[:p,...]... | --all-topics) MODE | --from-file FILE) [--execute] [--export]",
 		Short: "Move a stopped group's committed offsets (dry run unless --execute)",
 		Long: `Compute new committed offsets for the partitions named by --topic (all of a
 topic's partitions, or TOPIC:0,1 for some) or --all-topics (every
@@ -660,14 +671,23 @@ partition the group has committed), using exactly one mode:
                         minus D (PnDTnHnMnS as Kafka, or Go's 1h30m)
   --shift-by N          the committed offset plus N (negative moves back)
   --to-current          the committed offset (the log end where none is)
+  --from-file FILE      the offsets FILE lists ("-": stdin), as --export
+                        writes them; the file names the partitions, so
+                        --topic and --all-topics are not given
 
 New offsets are kept within the partition's log range. Without --execute
 only the plan is printed (current and new offset per partition); with it the
-offsets are committed. As in Kafka, the group must have no running
-consumers (state Empty, or not exist yet).`,
+offsets are committed. --export prints the plan instead as Kafka's CSV, one
+topic,partition,new-offset line per partition, for --from-file to apply
+later. --from-file also reads Kafka's group,topic,partition,offset form,
+using the lines of --group. A file with any bad line (wrong column count,
+non-numeric offset, unknown topic or partition) resets nothing. As in Kafka,
+the group must have no running consumers (state Empty, or not exist yet).`,
 		Example: `  sluice groups reset-offsets --group billing --topic orders --to-earliest
   sluice groups reset-offsets --group billing --topic orders:0,1 --shift-by -100 --execute
-  sluice groups reset-offsets --group billing --all-topics --to-datetime 2026-01-02T03:04:05Z --execute`,
+  sluice groups reset-offsets --group billing --all-topics --to-datetime 2026-01-02T03:04:05Z --execute
+  sluice groups reset-offsets --group billing --all-topics --to-current --export > billing.csv
+  sluice groups reset-offsets --group billing --from-file billing.csv --execute`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
@@ -676,20 +696,26 @@ consumers (state Empty, or not exist yet).`,
 			if group == "" {
 				return fmt.Errorf("%w: name the group with --group", ErrUsage)
 			}
-			if len(topics) == 0 == !allTopics {
+			if export && output == outputJSON {
+				return fmt.Errorf("%w: --export prints CSV; drop -o json", ErrUsage)
+			}
+			switch fileMode := cmd.Flags().Changed("from-file"); {
+			case fileMode && (len(topics) > 0 || allTopics):
+				return fmt.Errorf("%w: --from-file names the partitions itself; drop --topic and --all-topics", ErrUsage)
+			case !fileMode && len(topics) == 0 == !allTopics:
 				return fmt.Errorf("%w: name the partitions with --topic TOPIC[:p,...] (repeatable) or --all-topics, not both", ErrUsage)
 			}
 			if dryRun && execute {
 				return fmt.Errorf("%w: --dry-run and --execute contradict each other", ErrUsage)
 			}
 			var modes []string
-			for _, m := range []string{"to-earliest", "to-latest", "to-offset", "to-datetime", "by-duration", "shift-by", "to-current"} {
+			for _, m := range []string{"to-earliest", "to-latest", "to-offset", "to-datetime", "by-duration", "shift-by", "to-current", "from-file"} {
 				if cmd.Flags().Changed(m) {
 					modes = append(modes, m)
 				}
 			}
 			if len(modes) != 1 {
-				return fmt.Errorf("%w: choose exactly one way to reset: --to-earliest, --to-latest, --to-offset N, --to-datetime YYYY-MM-DDTHH:mm:SS, --by-duration PnDTnHnMnS, --shift-by N or --to-current", ErrUsage)
+				return fmt.Errorf("%w: choose exactly one way to reset: --to-earliest, --to-latest, --to-offset N, --to-datetime YYYY-MM-DDTHH:mm:SS, --by-duration PnDTnHnMnS, --shift-by N, --to-current or --from-file FILE", ErrUsage)
 			}
 			mode := resetMode{flag: modes[0], offset: toOffset}
 			switch mode.flag {
@@ -708,6 +734,14 @@ consumers (state Empty, or not exist yet).`,
 				}
 				// The same lookup as --to-datetime, from now minus d.
 				mode.flag, mode.datetime = "to-datetime", time.Now().Add(-d).UnixMilli()
+			case "from-file":
+				// The whole file is checked before the cluster is asked
+				// anything, so a malformed one fails fast.
+				rows, err := readResetFile(cmd, fromFile, group)
+				if err != nil {
+					return err
+				}
+				mode.fileName, mode.file = fromFile, rows
 			}
 			adm, ctx, done, err := a.openAdminFor(cmd, kmsg.DescribeGroups, kmsg.OffsetFetch, kmsg.OffsetCommit, kmsg.ListOffsets)
 			if err != nil {
@@ -724,15 +758,21 @@ consumers (state Empty, or not exist yet).`,
 				}
 				plan.Executed = true
 			}
-			if output == outputJSON {
+			switch {
+			case output == outputJSON:
 				return writeJSON(cmd.OutOrStdout(), plan)
-			}
-			t := newTable(cmd.OutOrStdout(), "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET")
-			for _, r := range plan.Offsets {
-				t.row(group, r.Topic, strconv.Itoa(int(r.Partition)), int64OrDash(r.Current), strconv.FormatInt(r.New, 10))
-			}
-			if err := t.flush(); err != nil {
-				return err
+			case export:
+				if err := writeResetCSV(cmd.OutOrStdout(), plan); err != nil {
+					return err
+				}
+			default:
+				t := newTable(cmd.OutOrStdout(), "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET")
+				for _, r := range plan.Offsets {
+					t.row(group, r.Topic, strconv.Itoa(int(r.Partition)), int64OrDash(r.Current), strconv.FormatInt(r.New, 10))
+				}
+				if err := t.flush(); err != nil {
+					return err
+				}
 			}
 			if execute {
 				fmt.Fprintf(cmd.ErrOrStderr(), "Committed the new offsets of group %s.\n", group)
@@ -753,6 +793,8 @@ consumers (state Empty, or not exist yet).`,
 	f.Int64Var(&shiftBy, "shift-by", 0, "move the committed offset by N (negative: back)")
 	f.StringVar(&byDuration, "by-duration", "", "reset to the first offset at or after now minus this duration (PnDTnHnMnS or 1h30m)")
 	f.BoolVar(&toCurrent, "to-current", false, "reset to the committed offset (the log end where there is none)")
+	f.StringVar(&fromFile, "from-file", "", "reset to the offsets a CSV file lists (topic,partition,offset lines, as --export writes; - is stdin)")
+	f.BoolVar(&export, "export", false, "print the plan as CSV (topic,partition,new-offset) for --from-file")
 	f.BoolVar(&dryRun, "dry-run", false, "only print the plan (the default)")
 	f.BoolVar(&execute, "execute", false, "commit the new offsets")
 	addOutputFlag(cmd, &output)
@@ -793,8 +835,19 @@ func (a *app) planReset(ctx context.Context, adm *kadm.Client, group string, top
 		if len(set) == 0 {
 			return plan, fmt.Errorf("%w: group %q has no committed offsets, so --all-topics names nothing; name the partitions with --topic", ErrUsage, group)
 		}
+	} else if mode.flag == "from-file" {
+		if set, err = a.resolveFilePartitions(ctx, adm, mode.fileName, mode.file); err != nil {
+			return plan, err
+		}
 	} else if set, err = a.resolvePartitions(ctx, adm, topics); err != nil {
 		return plan, err
+	}
+	fileOffsets := map[string]map[int32]int64{}
+	for _, r := range mode.file {
+		if fileOffsets[r.topic] == nil {
+			fileOffsets[r.topic] = map[int32]int64{}
+		}
+		fileOffsets[r.topic][r.partition] = r.offset
 	}
 	names := set.Topics()
 	starts, err := adm.ListStartOffsets(ctx, names...)
@@ -842,6 +895,8 @@ func (a *app) planReset(ctx context.Context, adm *kadm.Client, group string, top
 				if row.Current != nil {
 					row.New = *row.Current
 				}
+			case "from-file":
+				row.New = fileOffsets[tp.Topic][p]
 			case "to-datetime":
 				row.New = e.Offset // no record at or after the time: the end
 				if o, ok := times.Lookup(tp.Topic, p); ok && o.Err == nil && o.Offset >= 0 {
@@ -966,4 +1021,192 @@ subscribed to.`,
 	f.StringArrayVar(&topics, "topic", nil, "TOPIC or TOPIC:p,p,... whose offsets to delete (repeatable)")
 	addOutputFlag(cmd, &output)
 	return cmd
+}
+
+// fileOffset is one line of a reset-offsets --from-file CSV.
+type fileOffset struct {
+	line      int // 1-based, for messages
+	topic     string
+	partition int32
+	offset    int64
+}
+
+// The reset-plan CSV is kafka-consumer-groups' --export format, read back
+// by --from-file, with no header, no quoting needed (topic names cannot hold
+// a comma or quote) and one line per partition:
+//
+//	topic,partition,offset             the single-group form (one --group)
+//	group,topic,partition,offset       the multi-group form (--all-groups)
+//
+// reset-offsets takes exactly one --group, so --export always writes the
+// single-group form, as Kafka does for one --group. --from-file reads both;
+// as Kafka does, lines of the multi-group form naming another group are
+// skipped.
+const (
+	csvColsSingle = 3
+	csvColsMulti  = 4
+)
+
+// writeResetCSV writes plan in the single-group export form. Kafka prints
+// its CSV with println after each record's own line break, so its output
+// ends with an empty line; so does this, so that the two diff clean.
+func writeResetCSV(w io.Writer, plan resetPlan) error {
+	cw := csv.NewWriter(w)
+	for _, r := range plan.Offsets {
+		if err := cw.Write([]string{r.Topic, strconv.Itoa(int(r.Partition)), strconv.FormatInt(r.New, 10)}); err != nil {
+			return fmt.Errorf("writing the reset plan: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("writing the reset plan: %w", err)
+	}
+	if _, err := io.WriteString(w, "\n"); err != nil {
+		return fmt.Errorf("writing the reset plan: %w", err)
+	}
+	return nil
+}
+
+// readResetFile reads --from-file ("-" is stdin) and parses it with
+// parseResetCSV.
+func readResetFile(cmd *cobra.Command, name, group string) ([]fileOffset, error) {
+	var r io.Reader = cmd.InOrStdin()
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadResetFile, err)
+		}
+		defer f.Close()
+		r = f
+	}
+	return parseResetCSV(r, name, group)
+}
+
+// parseResetCSV parses a reset plan (see csvColsSingle) for group. It
+// checks every line before any is used and reports all bad ones with
+// their line numbers, so that a bad file resets nothing. Offsets must be
+// non-negative, as Kafka's OffsetAndMetadata requires; they are clamped
+// to the log range later, as in the other modes. Blank lines are skipped
+// (Kafka's export ends with one).
+func parseResetCSV(r io.Reader, name, group string) ([]fileOffset, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1 // checked here, to name the line and the form
+	var (
+		rows  []fileOffset
+		errs  []error
+		cols  int
+		other int // lines of the multi-group form for another group
+		seen  = map[string]map[int32]int{}
+	)
+	bad := func(line int, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s line %d: %s", ErrBadResetFile, name, line, fmt.Sprintf(format, args...)))
+	}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			// A broken quote ends what can be read of the file.
+			bad(pe.StartLine, "not CSV: %v", pe.Err)
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: reading %s: %w", ErrBadResetFile, name, err)
+		}
+		line, _ := cr.FieldPos(0)
+		if cols == 0 && (len(rec) == csvColsSingle || len(rec) == csvColsMulti) {
+			cols = len(rec)
+		}
+		if len(rec) != cols {
+			want := "3 (topic,partition,offset) or 4 (group,topic,partition,offset)"
+			if cols != 0 {
+				want = strconv.Itoa(cols) + " as on the first line"
+			}
+			bad(line, "%d columns, want %s", len(rec), want)
+			continue
+		}
+		for i := range rec {
+			rec[i] = strings.TrimSpace(rec[i])
+		}
+		if cols == csvColsMulti {
+			if rec[0] != group {
+				other++
+				continue
+			}
+			rec = rec[1:]
+		}
+		topic := rec[0]
+		if topic == "" {
+			bad(line, "empty topic")
+			continue
+		}
+		p, err := strconv.ParseInt(rec[1], 10, 32)
+		if err != nil || p < 0 {
+			bad(line, "partition %q is not a partition number", rec[1])
+			continue
+		}
+		o, err := strconv.ParseInt(rec[2], 10, 64)
+		if err != nil || o < 0 {
+			bad(line, "offset %q is not an offset (a whole number, 0 or more)", rec[2])
+			continue
+		}
+		if first, dup := seen[topic][int32(p)]; dup {
+			bad(line, "partition %s-%d is also on line %d", topic, p, first)
+			continue
+		}
+		if seen[topic] == nil {
+			seen[topic] = map[int32]int{}
+		}
+		seen[topic][int32(p)] = line
+		rows = append(rows, fileOffset{line: line, topic: topic, partition: int32(p), offset: o})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(rows) == 0 {
+		if other > 0 {
+			return nil, fmt.Errorf("%w: %s has no line for group %q (%d for other groups)", ErrBadResetFile, name, group, other)
+		}
+		return nil, fmt.Errorf("%w: %s lists no offsets; want lines of topic,partition,offset as --export writes", ErrBadResetFile, name)
+	}
+	return rows, nil
+}
+
+// resolveFilePartitions checks that every partition a --from-file line
+// names exists, refusing the others as resolvePartitions does for --topic
+// but naming the line, and returns the partitions to reset.
+func (a *app) resolveFilePartitions(ctx context.Context, adm *kadm.Client, name string, rows []fileOffset) (kadm.TopicsSet, error) {
+	var names []string
+	for _, r := range rows {
+		if !slices.Contains(names, r.topic) {
+			names = append(names, r.topic)
+		}
+	}
+	tds, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return nil, a.explain(fmt.Errorf("looking up topics: %w", err))
+	}
+	set := kadm.TopicsSet{}
+	var errs []error
+	for _, r := range rows {
+		td, ok := tds[r.topic]
+		switch {
+		case !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition):
+			errs = append(errs, fmt.Errorf("%w: %s line %d: topic %q does not exist; see the topics there are with `sluice topics list`: %w", ErrBadResetFile, name, r.line, r.topic, kerr.UnknownTopicOrPartition))
+		case td.Err != nil:
+			errs = append(errs, fmt.Errorf("%s line %d: looking up topic %q: %w", name, r.line, r.topic, td.Err))
+		default:
+			if _, ok := td.Partitions[r.partition]; !ok {
+				errs = append(errs, fmt.Errorf("%w: %s line %d: topic %q has partitions 0-%d, not %d", ErrBadResetFile, name, r.line, r.topic, len(td.Partitions)-1, r.partition))
+				continue
+			}
+			set.Add(r.topic, r.partition)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return set, nil
 }
