@@ -26,7 +26,7 @@ run: build ## start the broker with embedded defaults (data in ./data, 127.0.0.1
 	$(BIN) broker
 
 .PHONY: test
-test: ## install test dependencies (kcat, confluent-kafka, node + kafkajs), run every test, then make compat and make peer
+test: ## install test dependencies (kcat, confluent-kafka, kafka-python, node + kafkajs), run every test, then make compat and make peer
 	./scripts/install-test-deps.sh
 	SLUICE_TEST_REQUIRE_CLIENTS=1 $(GO) test -count=1 -timeout 15m $(PKGS)
 	./scripts/compat.sh
