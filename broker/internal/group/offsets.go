@@ -11,6 +11,30 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// commitCodes are the error codes of an offset commit's partitions, by
+// topic and partition in request order; 0 is success.
+type commitCodes [][]int16
+
+func newCommitCodes(topics int, partitions func(i int) int) commitCodes {
+	c := make(commitCodes, topics)
+	for i := range c {
+		c[i] = make([]int16, partitions(i))
+	}
+	return c
+}
+
+// failRest gives code to every partition not already refused on its own:
+// a failure of the whole commit.
+func (c commitCodes) failRest(code int16) {
+	for i := range c {
+		for j := range c[i] {
+			if c[i][j] == 0 {
+				c[i][j] = code
+			}
+		}
+	}
+}
+
 // CommitOffsets serves an OffsetCommit request (v0-v8). A member of a
 // group commits with its member id and generation; a simple consumer
 // (generation -1, no member id) commits to a group that has no members,
@@ -20,10 +44,7 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 	defer c.mu.Unlock()
 	now := c.cfg.Now()
 	resp := kmsg.NewPtrOffsetCommitResponse()
-	codes := make([][]int16, len(req.Topics))
-	for i, t := range req.Topics {
-		codes[i] = make([]int16, len(t.Partitions))
-	}
+	codes := newCommitCodes(len(req.Topics), func(i int) int { return len(req.Topics[i].Partitions) })
 	defer func() {
 		for i, t := range req.Topics {
 			rt := kmsg.NewOffsetCommitResponseTopic()
@@ -37,11 +58,7 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 		}
 	}()
 	fail := func(code int16) *kmsg.OffsetCommitResponse {
-		for i := range codes {
-			for j := range codes[i] {
-				codes[i][j] = code
-			}
-		}
+		codes.failRest(code)
 		return resp
 	}
 	if err := c.validate(req.Group, apiEmptyIDAllowed); err != nil {
@@ -111,15 +128,7 @@ func (c *Coordinator) CommitOffsets(req *kmsg.OffsetCommitRequest) *kmsg.OffsetC
 		}
 	}
 	if err := c.append(g.partition, recs, now); err != nil {
-		code := storeErrorCode(err)
-		for i, t := range req.Topics {
-			for j := range t.Partitions {
-				if codes[i][j] == 0 {
-					codes[i][j] = code
-				}
-			}
-		}
-		return resp
+		return fail(storeErrorCode(err))
 	}
 	for _, cm := range commits {
 		g.offsets[cm.t] = cm.o

@@ -52,10 +52,7 @@ func (c *Coordinator) CommitTxnOffsets(req *kmsg.TxnOffsetCommitRequest) *kmsg.T
 	defer c.mu.Unlock()
 	now := c.cfg.Now()
 	resp := kmsg.NewPtrTxnOffsetCommitResponse()
-	codes := make([][]int16, len(req.Topics))
-	for i, t := range req.Topics {
-		codes[i] = make([]int16, len(t.Partitions))
-	}
+	codes := newCommitCodes(len(req.Topics), func(i int) int { return len(req.Topics[i].Partitions) })
 	defer func() {
 		for i, t := range req.Topics {
 			rt := kmsg.NewTxnOffsetCommitResponseTopic()
@@ -69,13 +66,7 @@ func (c *Coordinator) CommitTxnOffsets(req *kmsg.TxnOffsetCommitRequest) *kmsg.T
 		}
 	}()
 	fail := func(code int16) *kmsg.TxnOffsetCommitResponse {
-		for i := range codes {
-			for j := range codes[i] {
-				if codes[i][j] == 0 {
-					codes[i][j] = code
-				}
-			}
-		}
+		codes.failRest(code)
 		return resp
 	}
 	if err := c.validate(req.Group, apiOther); err != nil {

@@ -68,8 +68,7 @@ func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.Produc
 			if err != nil {
 				sp.ErrorCode = errCode(err)
 				if req.Version >= 8 {
-					msg := err.Error()
-					sp.ErrorMessage = &msg
+					sp.ErrorMessage = errMessage(err)
 				}
 				if firstErr == nil {
 					firstErr = fmt.Errorf("produce to %s[%d]: %w", rt.Topic, rp.Partition, err)

@@ -42,9 +42,7 @@ func (s *Server) handleFindCoordinator(r *request, req *kmsg.FindCoordinatorRequ
 			err = fmt.Errorf("%w: unknown coordinator type %d", kerr.InvalidRequest, req.CoordinatorType)
 		}
 		if err != nil {
-			c.NodeID, c.Port, c.ErrorCode = -1, -1, errCode(err)
-			msg := err.Error()
-			c.ErrorMessage = &msg
+			c.NodeID, c.Port, c.ErrorCode, c.ErrorMessage = -1, -1, errCode(err), errMessage(err)
 		} else {
 			c.NodeID, c.Host, c.Port = s.config().NodeID, adv.Host, int32(adv.Port)
 		}

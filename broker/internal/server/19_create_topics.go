@@ -22,9 +22,7 @@ func (s *Server) handleCreateTopics(r *request, req *kmsg.CreateTopicsRequest) (
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
 		fail := func(err error) {
-			st.ErrorCode = errCode(err)
-			msg := err.Error()
-			st.ErrorMessage = &msg
+			st.ErrorCode, st.ErrorMessage = errCode(err), errMessage(err)
 			st.NumPartitions, st.ReplicationFactor = -1, -1
 			resp.Topics = append(resp.Topics, st)
 		}

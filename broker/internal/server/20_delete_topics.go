@@ -58,11 +58,7 @@ func (s *Server) handleDeleteTopics(r *request, req *kmsg.DeleteTopicsRequest) (
 				s.groups.coord.TopicDeleted(name) // its committed offsets go too, as in Kafka
 			}
 		}
-		if err != nil {
-			st.ErrorCode = errCode(err)
-			msg := err.Error()
-			st.ErrorMessage = &msg
-		}
+		st.ErrorCode, st.ErrorMessage = errCode(err), errMessage(err)
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp, nil

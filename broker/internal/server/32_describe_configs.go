@@ -51,9 +51,7 @@ func (s *Server) handleDescribeConfigs(r *request, req *kmsg.DescribeConfigsRequ
 			err = fmt.Errorf("%w: resource type %d is not supported", kerr.InvalidRequest, rr.ResourceType)
 		}
 		if err != nil {
-			sr.ErrorCode = errCode(err)
-			msg := err.Error()
-			sr.ErrorMessage = &msg
+			sr.ErrorCode, sr.ErrorMessage = errCode(err), errMessage(err)
 			resp.Resources = append(resp.Resources, sr)
 			continue
 		}

@@ -39,11 +39,7 @@ func (s *Server) handleCreatePartitions(r *request, req *kmsg.CreatePartitionsRe
 				err = s.parts.addPartitions(t, rt.Count, req.ValidateOnly)
 			}
 		}
-		if err != nil {
-			st.ErrorCode = errCode(err)
-			msg := err.Error()
-			st.ErrorMessage = &msg
-		}
+		st.ErrorCode, st.ErrorMessage = errCode(err), errMessage(err)
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp, nil

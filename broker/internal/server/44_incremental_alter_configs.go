@@ -46,11 +46,7 @@ func (s *Server) handleIncrementalAlterConfigs(r *request, req *kmsg.Incremental
 	for i, rr := range req.Resources {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		if err := errs[i]; err != nil {
-			sr.ErrorCode = errCode(err)
-			msg := err.Error()
-			sr.ErrorMessage = &msg
-		}
+		sr.ErrorCode, sr.ErrorMessage = errCode(errs[i]), errMessage(errs[i])
 		resp.Resources = append(resp.Resources, sr)
 	}
 	return resp, nil

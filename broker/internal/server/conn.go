@@ -330,3 +330,13 @@ func errCode(err error) int16 {
 	}
 	return kerr.UnknownServerError.Code
 }
+
+// errMessage is the error message a response carries beside errCode's
+// code: nil when there is no error.
+func errMessage(err error) *string {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	return &msg
+}
